@@ -44,7 +44,7 @@ type Derived struct {
 
 // Cohort is one cohort leaf.
 type Cohort struct {
-	Pos         Pos    // position of the cohort's name
+	Pos         Pos // position of the cohort's name
 	Name        string
 	Group       string // group path joined with "/", e.g. "engagement_based"
 	Source      string // the expression text ("" for a static cohort)
