@@ -12,7 +12,9 @@ const (
 	TypeStringList // "list<string>"
 )
 
-// File is a parsed cohorts.yaml: syntax only, not yet type-checked.
+// File is a parsed cohorts.yaml: syntax only, not yet type-checked. A File
+// is not modified after Load / ParseData return, so it is then safe for
+// concurrent reads.
 type File struct {
 	Path       string // as given to Load / ParseData (used in error positions)
 	Source     []byte
@@ -21,6 +23,16 @@ type File struct {
 	Derived    []*Derived   // in file order
 	Cohorts    []*Cohort    // in file order (depth-first through groups)
 	Groups     []string     // every group path, in file order
+
+	index          *srcIndex      // line index of Source, built on demand
+	membersFilePos map[string]Pos // cohort name → position of its members_file value
+	exportPos      []exportRef    // export entries, for checking
+}
+
+// exportRef is one export entry of a cohort, with its position.
+type exportRef struct {
+	cohort, name string
+	pos          Pos
 }
 
 // Attribute is one entry of `attributes:`.
