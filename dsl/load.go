@@ -155,55 +155,66 @@ func (l *loader) load() {
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// yamlContextErrors are yaml.v3 parser errors whose line is the start of
+// the enclosing collection, counted from 0 (yaml.v3 reports the context
+// mark's line without adding one for parser errors).
+var yamlContextErrors = map[string]string{
+	"did not find expected key":           " (in the mapping that starts here: check the indentation below)",
+	"did not find expected ',' or ']'":    " (the list opened here is not closed)",
+	"did not find expected ',' or '}'":    " (the mapping opened here is not closed)",
+	"did not find expected '-' indicator": " (in the list that starts here: check the indentation below)",
+	"did not find expected node content":  "",
+	"found undefined tag handle":          "",
+}
+
 // yamlError turns a yaml.v3 syntax error into a positioned *Error. yaml.v3
-// gives a line for most errors; for the others the line is guessed from the
-// message (a tab in the indentation, an unknown alias, the end of input).
+// gives a line in most messages (1-based for scanner errors, 0-based for
+// parser errors with a context); no line means line 1.
 func (l *loader) yamlError(err error) {
 	msg := err.Error()
 	var te *yaml.TypeError
 	if errors.As(err, &te) && len(te.Errors) > 0 {
 		msg = te.Errors[0]
 	}
-	line := 0
+	line := 1
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
+		if _, ok := yamlContextErrors[msg]; ok {
+			line++
+		}
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
-		switch {
-		case strings.Contains(msg, "cannot start any token"):
-			for i := 1; i <= len(l.ix.lineStarts); i++ {
-				if strings.HasPrefix(strings.TrimLeft(l.ix.line(i), " "), "\t") {
-					line = i
-					msg += " (a tab in the indentation? YAML indents with spaces)"
-					break
-				}
-			}
-		case strings.Contains(msg, "unknown anchor"):
+		if _, ok := yamlContextErrors[msg]; !ok && strings.Contains(msg, "unknown anchor") {
 			if m := regexp.MustCompile(`'([^']*)'`).FindStringSubmatch(msg); m != nil {
 				if i := bytes.Index(l.f.Source, []byte("*"+m[1])); i >= 0 {
-					p := l.ix.pos(l.f.Path, i)
-					l.errorf(p, "YAML: %s", msg)
+					l.errorf(l.ix.pos(l.f.Path, i), "YAML: %s", msg)
 					return
 				}
 			}
-		case strings.Contains(msg, "end of stream"):
-			line = len(l.ix.lineStarts)
-			if line > 1 && l.ix.line(line) == "" {
-				line--
-			}
 		}
-	}
-	if line < 1 {
-		line = 1
 	}
 	if line > len(l.ix.lineStarts) {
 		line = len(l.ix.lineStarts)
 	}
-	// Point at the first non-blank character of the line.
 	text := l.ix.line(line)
 	col := len(text) - len(strings.TrimLeft(text, " \t")) + 1
-	l.errorf(Pos{File: l.f.Path, Line: line, Column: col}, "YAML: %s", msg)
+	switch {
+	case strings.Contains(msg, "tab"), strings.Contains(msg, "cannot start any token"):
+		if i := strings.IndexByte(text, '\t'); i >= 0 {
+			col = i + 1
+			msg += " (YAML indents with spaces, not tabs)"
+		}
+	case strings.Contains(msg, "']'"):
+		if i := strings.LastIndexByte(text, '['); i >= 0 {
+			col = i + 1
+		}
+	case strings.Contains(msg, "'}'"):
+		if i := strings.LastIndexByte(text, '{'); i >= 0 {
+			col = i + 1
+		}
+	}
+	l.errorf(Pos{File: l.f.Path, Line: line, Column: col}, "YAML: %s%s", msg, yamlContextErrors[msg])
 }
 
 // resolve follows aliases.
@@ -342,6 +353,7 @@ func (l *loader) attributes(key, v *yaml.Node) {
 		return
 	}
 	var keyAttr *Attribute
+	keyRejected := false
 	l.eachKey(v, "", func(k, def *yaml.Node) {
 		if !l.checkIdent(k, "attribute") {
 			return
@@ -357,6 +369,7 @@ func (l *loader) attributes(key, v *yaml.Node) {
 			return
 		}
 		var typeNode, valuesNode *yaml.Node
+		unknown := false
 		l.eachKey(def, where, func(ak, av *yaml.Node) {
 			switch ak.Value {
 			case "type":
@@ -364,6 +377,7 @@ func (l *loader) attributes(key, v *yaml.Node) {
 			case "key":
 				if av.Kind != yaml.ScalarNode || av.Tag != "!!bool" {
 					l.errorf(l.pos(av), "key must be true or false%s, not %s", where, kindName(av))
+					keyRejected = true
 					return
 				}
 				a.Key = av.Value == "true" || av.Value == "True" || av.Value == "TRUE"
@@ -371,9 +385,13 @@ func (l *loader) attributes(key, v *yaml.Node) {
 				valuesNode = av
 				a.Values = l.stringList(av, "values"+where)
 			default:
+				unknown = true
 				l.errorf(l.pos(ak), "unknown key %q%s%s", ak.Value, where, didYouMean(ak.Value, attributeKeys))
 			}
 		})
+		if typeNode == nil && unknown {
+			return // the unknown key is probably the misspelt type
+		}
 		if typeNode == nil {
 			l.errorf(l.pos(k), "attribute %q has no type (one of %s)", a.Name, strings.Join(TypeNames(), ", "))
 			return
@@ -384,7 +402,11 @@ func (l *loader) attributes(key, v *yaml.Node) {
 		}
 		t, ok := ParseType(ts)
 		if !ok {
-			l.errorf(l.pos(typeNode), "unknown type %q%s%s", ts, where, didYouMean(ts, TypeNames()))
+			hint := didYouMean(ts, TypeNames())
+			if strings.HasPrefix(ts, "list") {
+				hint = ` (the list type is "list<string>", quoted in YAML)`
+			}
+			l.errorf(l.pos(typeNode), "unknown type %q%s%s", ts, where, hint)
 			return
 		}
 		a.Type = t
@@ -398,6 +420,7 @@ func (l *loader) attributes(key, v *yaml.Node) {
 				a.Key = false
 			case t != TypeString:
 				l.errorf(l.pos(typeNode), "the key attribute %q must have type string, not %s", a.Name, t)
+				keyRejected = true
 			default:
 				keyAttr = a
 			}
@@ -406,20 +429,9 @@ func (l *loader) attributes(key, v *yaml.Node) {
 			l.f.Attributes = append(l.f.Attributes, a)
 		}
 	})
-	if keyAttr == nil && !l.hasKeyError() {
+	if keyAttr == nil && !keyRejected {
 		l.errorf(l.pos(key), "no key attribute: mark the user id attribute with key: true")
 	}
-}
-
-// hasKeyError reports whether a key attribute was declared but rejected
-// (then "no key attribute" would only repeat it).
-func (l *loader) hasKeyError() bool {
-	for _, e := range l.errs {
-		if strings.Contains(e.Message, "key attribute") {
-			return true
-		}
-	}
-	return false
 }
 
 func (l *loader) derived(v *yaml.Node) {

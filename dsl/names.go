@@ -11,16 +11,24 @@ import (
 
 // Suggest returns the candidate closest to name for a "did you mean" hint,
 // or "" when none is close enough. A candidate differing only in case always
-// qualifies; otherwise the edit distance must be at most 2, or a third of
-// the name's length for long names, and smaller than the name itself. Ties
-// go to the earlier candidate.
+// qualifies; otherwise the Levenshtein distance (a swap of two neighbouring
+// letters counting as one edit) must be at most 1 for names up to 5
+// letters, 2 up to 9, and a quarter of the length beyond. Ties go to the
+// earlier candidate.
 func Suggest(name string, candidates []string) string {
 	if name == "" {
 		return ""
 	}
-	limit := 2
-	if l := len([]rune(name)) / 3; l > limit {
-		limit = l
+	n := len([]rune(name))
+	limit := 1
+	switch {
+	case n > 9:
+		limit = n / 4
+		if limit < 2 {
+			limit = 2
+		}
+	case n > 5:
+		limit = 2
 	}
 	best, bestDist := "", limit+1
 	for _, c := range candidates {
@@ -31,11 +39,27 @@ func Suggest(name string, candidates []string) string {
 			return c
 		}
 		d := levenshtein.ComputeDistance(name, c)
-		if d < bestDist && d < len([]rune(name)) && d < len([]rune(c)) {
+		if d == 2 && isSwap(name, c) {
+			d = 1
+		}
+		if d < bestDist && d < n && d < len([]rune(c)) {
 			best, bestDist = c, d
 		}
 	}
 	return best
+}
+
+// isSwap reports whether b is a with two neighbouring characters swapped.
+func isSwap(a, b string) bool {
+	ra, rb := []rune(a), []rune(b)
+	if len(ra) != len(rb) {
+		return false
+	}
+	i := 0
+	for i < len(ra) && ra[i] == rb[i] {
+		i++
+	}
+	return i+1 < len(ra) && ra[i] == rb[i+1] && ra[i+1] == rb[i] && string(ra[i+2:]) == string(rb[i+2:])
 }
 
 // didYouMean returns ` (did you mean "x"?)` or "".

@@ -184,14 +184,24 @@ func (p *exprConv) syntaxError(err error) {
 			// participle gave up at the comma of a list whose next item is
 			// bad; the item after the comma is the real culprit.
 			next := p.nextToken(tok.Pos.Offset)
-			p.errorf(next.Pos.Offset, "unexpected %s (expected a string)", describeToken(next))
+			offset := next.Pos.Offset
+			if next.EOF() {
+				offset = len(strings.TrimRight(p.src, " \t\r\n\f\v"))
+			}
+			p.errorf(offset, "unexpected %s (expected a string)", describeToken(next))
 			return
 		}
 		what := describeToken(tok)
+		offset := tok.Pos.Offset
+		if tok.EOF() {
+			// Point just after the last token, not after trailing blanks
+			// or the line break that ends a YAML block scalar.
+			offset = len(strings.TrimRight(p.src, " \t\r\n\f\v"))
+		}
 		if exp := p.expected(tok, uerr.Message()); exp != "" {
-			p.errorf(tok.Pos.Offset, "unexpected %s (expected %s)", what, exp)
+			p.errorf(offset, "unexpected %s (expected %s)", what, exp)
 		} else {
-			p.errorf(tok.Pos.Offset, "unexpected %s", what)
+			p.errorf(offset, "unexpected %s", what)
 		}
 		return
 	}

@@ -211,7 +211,7 @@ var errorTests = []struct {
 	{name: "and without value", src: `x == AND y`, line: 1, col: 6, msg: `unexpected "AND" (expected a value)`},
 	{name: "dangling and", src: `a == 1 AND`, line: 1, col: 11, msg: `unexpected end of expression (expected a condition)`},
 	{name: "empty", src: ``, line: 1, col: 1, msg: `unexpected end of expression (expected a condition)`},
-	{name: "blank", src: `   `, line: 1, col: 4, msg: `unexpected end of expression (expected a condition)`},
+	{name: "blank", src: `   `, line: 1, col: 1, msg: `unexpected end of expression (expected a condition)`},
 	{name: "unterminated single", src: `x == 'abc`, line: 1, col: 6, msg: `unterminated string`},
 	{name: "unterminated double", src: `x == "abc\"`, line: 1, col: 6, msg: `unterminated string`},
 	{name: "escaped quote at end", src: `x == 'abc\'`, line: 1, col: 6, msg: `unterminated string`},
@@ -251,7 +251,7 @@ var errorTests = []struct {
 	{name: "duration out of range", src: `x > now() - 99999999999w`, line: 1, col: 13, msg: `duration 99999999999w is out of range`},
 	{name: "trailing dot", src: `x > 1.`, line: 1, col: 6, msg: `unexpected character "."`},
 	{name: "keyword as attribute", src: `in == 1`, line: 1, col: 1, msg: `unexpected "in" (expected a condition)`},
-	{name: "second line", src: "a == 1 AND\n  b == ", line: 2, col: 8, msg: `unexpected end of expression (expected a value)`},
+	{name: "second line", src: "a == 1 AND\n  b == ", line: 2, col: 7, msg: `unexpected end of expression (expected a value)`},
 	{name: "invalid utf8", src: "x == '\xff'", line: 1, col: 7, msg: `invalid UTF-8 byte 0xff`},
 	{name: "double not operator", src: `a OR OR b`, line: 1, col: 6, msg: `unexpected "OR" (expected a condition)`},
 }

@@ -139,6 +139,9 @@ type scalarDecoder struct {
 func (d *scalarDecoder) full() bool { return len(d.out) >= len(d.want) }
 
 func (d *scalarDecoder) emit(b byte, off int) {
+	if d.full() {
+		return
+	}
 	d.out = append(d.out, b)
 	d.offs = append(d.offs, off)
 }
