@@ -1,0 +1,286 @@
+package bitmaps
+
+import (
+	"slices"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// A column stores one field: the raw values per id (for Row, Value, Scan and
+// exports) and the bitmaps that answer plan leaves. Columns are not safe for
+// concurrent use; the Index guards them.
+type column interface {
+	// grow makes room for ids < n; new ids are NULL.
+	grow(n int)
+	// get returns the stored value of id (nil = NULL); lists are fresh copies.
+	get(id uint32) any
+	// set stores v (already normalised; nil clears) and updates the bitmaps.
+	set(id uint32, v any)
+	// present is the set of ids with a non-NULL value; owned reports whether
+	// the caller may modify it.
+	present() (b *roaring.Bitmap, owned bool)
+	optimize()
+	// size reports bytes held in bitmaps and in raw columns/dictionaries.
+	size() (bitmapBytes, columnBytes int)
+}
+
+func newColumn(f Field) column {
+	switch f.Kind {
+	case KindString:
+		return &strCol{dict: newDict(), ex: roaring.New()}
+	case KindInt, KindFloat, KindTime:
+		return newNumCol(f.Kind)
+	case KindBool:
+		return &boolCol{t: roaring.New(), f: roaring.New()}
+	case KindStringList:
+		return &listCol{dict: newDict(), ex: roaring.New()}
+	}
+	return nullCol{}
+}
+
+func extend[T any](s []T, n int) []T {
+	if len(s) >= n {
+		return s
+	}
+	return append(s, make([]T, n-len(s))...)
+}
+
+// dict interns the distinct values of a string or list field: code c (>= 1)
+// is vals[c-1] and bms[c-1] holds the ids having it. Codes are never reused,
+// so a value whose bitmap became empty keeps its code.
+type dict struct {
+	index map[string]uint32
+	vals  []string
+	bms   []*roaring.Bitmap
+}
+
+func newDict() dict { return dict{index: make(map[string]uint32)} }
+
+func (d *dict) intern(s string) uint32 {
+	if c, ok := d.index[s]; ok {
+		return c
+	}
+	d.vals = append(d.vals, s)
+	d.bms = append(d.bms, roaring.New())
+	c := uint32(len(d.vals))
+	d.index[s] = c
+	return c
+}
+
+// bitmap returns the stored bitmap of value s (nil if unknown); read-only.
+func (d *dict) bitmap(s string) *roaring.Bitmap {
+	if c, ok := d.index[s]; ok {
+		return d.bms[c-1]
+	}
+	return nil
+}
+
+func (d *dict) size() (bm, col int) {
+	for i, b := range d.bms {
+		bm += int(b.GetSizeInBytes())
+		col += len(d.vals[i]) + 16 + 48 // string, slice entry, map entry
+	}
+	return bm, col
+}
+
+// strCol: KindString. codes[id] is 0 for NULL.
+type strCol struct {
+	dict
+	codes []uint32
+	ex    *roaring.Bitmap
+}
+
+func (c *strCol) grow(n int) { c.codes = extend(c.codes, n) }
+
+func (c *strCol) get(id uint32) any {
+	if int(id) >= len(c.codes) || c.codes[id] == 0 {
+		return nil
+	}
+	return c.vals[c.codes[id]-1]
+}
+
+func (c *strCol) set(id uint32, v any) {
+	if old := c.codes[id]; old != 0 {
+		c.bms[old-1].Remove(id)
+		c.codes[id] = 0
+		c.ex.Remove(id)
+	}
+	if s, ok := v.(string); ok {
+		code := c.intern(s)
+		c.bms[code-1].Add(id)
+		c.codes[id] = code
+		c.ex.Add(id)
+	}
+}
+
+func (c *strCol) present() (*roaring.Bitmap, bool) { return c.ex, false }
+
+func (c *strCol) optimize() {
+	c.ex.RunOptimize()
+	for _, b := range c.bms {
+		b.RunOptimize()
+	}
+}
+
+func (c *strCol) size() (int, int) {
+	bm, col := c.dict.size()
+	return bm + int(c.ex.GetSizeInBytes()), col + 4*cap(c.codes)
+}
+
+// boolCol: KindBool, two bitmaps and nothing else.
+type boolCol struct{ t, f *roaring.Bitmap }
+
+func (c *boolCol) grow(int) {}
+
+func (c *boolCol) get(id uint32) any {
+	switch {
+	case c.t.Contains(id):
+		return true
+	case c.f.Contains(id):
+		return false
+	}
+	return nil
+}
+
+func (c *boolCol) set(id uint32, v any) {
+	c.t.Remove(id)
+	c.f.Remove(id)
+	if b, ok := v.(bool); ok {
+		if b {
+			c.t.Add(id)
+		} else {
+			c.f.Add(id)
+		}
+	}
+}
+
+func (c *boolCol) of(b bool) *roaring.Bitmap {
+	if b {
+		return c.t
+	}
+	return c.f
+}
+
+func (c *boolCol) present() (*roaring.Bitmap, bool) { return roaring.Or(c.t, c.f), true }
+
+func (c *boolCol) optimize() {
+	c.t.RunOptimize()
+	c.f.RunOptimize()
+}
+
+func (c *boolCol) size() (int, int) { return int(c.t.GetSizeInBytes() + c.f.GetSizeInBytes()), 0 }
+
+// listCol: KindStringList. refs[id] packs offset<<listLenBits | length into
+// arena (codes); length 0 is NULL (absent or empty). Updates append and
+// leave garbage, compacted when it outweighs the live codes.
+type listCol struct {
+	dict
+	refs    []uint64
+	arena   []uint32
+	garbage int
+	ex      *roaring.Bitmap
+}
+
+const (
+	listLenBits = 24
+	maxListLen  = 1<<listLenBits - 1
+)
+
+func (c *listCol) grow(n int) { c.refs = extend(c.refs, n) }
+
+func (c *listCol) codesOf(id uint32) []uint32 {
+	if int(id) >= len(c.refs) {
+		return nil
+	}
+	r := c.refs[id]
+	off, n := r>>listLenBits, r&maxListLen
+	return c.arena[off : off+n]
+}
+
+func (c *listCol) get(id uint32) any {
+	codes := c.codesOf(id)
+	if len(codes) == 0 {
+		return nil
+	}
+	l := make([]string, len(codes))
+	for i, code := range codes {
+		l[i] = c.vals[code-1]
+	}
+	return l
+}
+
+func (c *listCol) set(id uint32, v any) {
+	if old := c.codesOf(id); len(old) > 0 {
+		for _, code := range old {
+			c.bms[code-1].Remove(id)
+		}
+		c.garbage += len(old)
+		c.refs[id] = 0
+		c.ex.Remove(id)
+	}
+	l, _ := v.([]string)
+	if len(l) == 0 {
+		return
+	}
+	if c.garbage > 1<<16 && c.garbage > len(c.arena)/2 {
+		c.compact()
+	}
+	off := len(c.arena)
+	for _, s := range l {
+		code := c.intern(s)
+		c.arena = append(c.arena, code)
+		c.bms[code-1].Add(id)
+	}
+	c.refs[id] = uint64(off)<<listLenBits | uint64(len(l))
+	c.ex.Add(id)
+}
+
+func (c *listCol) compact() {
+	arena := make([]uint32, 0, len(c.arena)-c.garbage)
+	for id, r := range c.refs {
+		if r == 0 {
+			continue
+		}
+		codes := c.codesOf(uint32(id))
+		c.refs[id] = uint64(len(arena))<<listLenBits | uint64(len(codes))
+		arena = append(arena, codes...)
+	}
+	c.arena = arena
+	c.garbage = 0
+}
+
+func (c *listCol) present() (*roaring.Bitmap, bool) { return c.ex, false }
+
+func (c *listCol) optimize() {
+	c.ex.RunOptimize()
+	for _, b := range c.bms {
+		b.RunOptimize()
+	}
+}
+
+func (c *listCol) size() (int, int) {
+	bm, col := c.dict.size()
+	return bm + int(c.ex.GetSizeInBytes()), col + 8*cap(c.refs) + 4*cap(c.arena)
+}
+
+// nullCol stands for a field of an unknown kind: always NULL.
+type nullCol struct{}
+
+func (nullCol) grow(int)                           {}
+func (nullCol) get(uint32) any                     { return nil }
+func (nullCol) set(uint32, any)                    {}
+func (nullCol) present() (*roaring.Bitmap, bool)   { return roaring.New(), true }
+func (nullCol) optimize()                          {}
+func (nullCol) size() (int, int)                   { return 0, 0 }
+
+// sortedValues returns the values some live user has (non-empty bitmap), sorted.
+func (d *dict) sortedValues() []string {
+	var out []string
+	for i, b := range d.bms {
+		if !b.IsEmpty() {
+			out = append(out, d.vals[i])
+		}
+	}
+	slices.Sort(out)
+	return out
+}

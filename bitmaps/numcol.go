@@ -1,0 +1,376 @@
+package bitmaps
+
+import (
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// numCol stores KindInt, KindFloat and KindTime as order-preserving uint64
+// keys (see keys.go) plus an equal-depth bucket index: bucket i holds the ids
+// whose key is in [lows[i], lows[i+1]) (the last one up to MaxUint64). A
+// range is the union of the buckets it covers plus a scan of at most two
+// boundary buckets; when it covers more than half the values the complement
+// is computed instead, so a range costs at most about half the non-NULL ids
+// in bitmap work (no per-bit-slice passes, unlike a BSI whose CompareValue
+// tests each row one bit at a time). A frequent value gets a bucket of its
+// own, so Eq on it is a stored bitmap. Buckets that outgrow twice the target
+// size split at their median; there are about 256 of them.
+type numCol struct {
+	kind      Kind
+	keys      []uint64
+	ex        *roaring.Bitmap
+	lows      []uint64
+	bms       []*roaring.Bitmap
+	nextSplit []uint64 // do not try to split bucket i again below this size
+	minBucket uint64
+}
+
+const (
+	targetBuckets = 256
+	sampleSize    = 1 << 16
+)
+
+// minBucket is the smallest target bucket size; tests lower it to exercise
+// many buckets on small data.
+var minBucket uint64 = 2048
+
+func newNumCol(k Kind) *numCol {
+	return &numCol{kind: k, minBucket: minBucket, ex: roaring.New(), lows: []uint64{0}, bms: []*roaring.Bitmap{roaring.New()}, nextSplit: []uint64{0}}
+}
+
+func (c *numCol) grow(n int) { c.keys = extend(c.keys, n) }
+
+func (c *numCol) key(v any) uint64 {
+	if c.kind == KindFloat {
+		return floatKey(v.(float64))
+	}
+	return intKey(v.(int64))
+}
+
+func (c *numCol) decode(k uint64) any {
+	if c.kind == KindFloat {
+		return keyFloat(k)
+	}
+	return keyInt(k)
+}
+
+// number decodes a key as float64 (for Sum).
+func (c *numCol) number(k uint64) float64 {
+	if c.kind == KindFloat {
+		return keyFloat(k)
+	}
+	return float64(keyInt(k))
+}
+
+func (c *numCol) get(id uint32) any {
+	if int(id) >= len(c.keys) || !c.ex.Contains(id) {
+		return nil
+	}
+	return c.decode(c.keys[id])
+}
+
+func (c *numCol) set(id uint32, v any) {
+	if c.ex.CheckedRemove(id) {
+		c.bms[c.bucketOf(c.keys[id])].Remove(id)
+		c.keys[id] = 0
+	}
+	if v == nil {
+		return
+	}
+	k := c.key(v)
+	c.keys[id] = k
+	c.ex.Add(id)
+	b := c.bucketOf(k)
+	c.bms[b].Add(id)
+	c.maybeSplit(b)
+}
+
+func (c *numCol) present() (*roaring.Bitmap, bool) { return c.ex, false }
+
+func (c *numCol) optimize() {
+	c.ex.RunOptimize()
+	for _, b := range c.bms {
+		b.RunOptimize()
+	}
+}
+
+func (c *numCol) size() (int, int) {
+	bm := int(c.ex.GetSizeInBytes())
+	for _, b := range c.bms {
+		bm += int(b.GetSizeInBytes())
+	}
+	return bm, 8*cap(c.keys) + 24*len(c.lows)
+}
+
+// bucketOf returns the bucket holding key k.
+func (c *numCol) bucketOf(k uint64) int {
+	return sort.Search(len(c.lows), func(i int) bool { return c.lows[i] > k }) - 1
+}
+
+// hiOf is the largest key of bucket i.
+func (c *numCol) hiOf(i int) uint64 {
+	if i+1 < len(c.lows) {
+		return c.lows[i+1] - 1
+	}
+	return math.MaxUint64
+}
+
+func (c *numCol) target() uint64 { return max(c.minBucket, c.ex.GetCardinality()/targetBuckets) }
+
+func (c *numCol) maybeSplit(i int) {
+	n := c.bms[i].GetCardinality()
+	if n <= 2*c.target() || n < c.nextSplit[i] {
+		return
+	}
+	ks := make([]uint64, 0, n)
+	c.bms[i].Iterate(func(id uint32) bool {
+		ks = append(ks, c.keys[id])
+		return true
+	})
+	slices.Sort(ks)
+	cuts := chooseBounds(ks, 2, c.lows[i], c.hiOf(i))
+	if len(cuts) == 0 {
+		c.nextSplit[i] = 2 * n // one value: nothing to split
+		return
+	}
+	parts := make([][]uint32, len(cuts)+1)
+	c.bms[i].Iterate(func(id uint32) bool {
+		k := c.keys[id]
+		p := sort.Search(len(cuts), func(j int) bool { return cuts[j] > k }) // cuts <= k
+		parts[p] = append(parts[p], id)
+		return true
+	})
+	bms := make([]*roaring.Bitmap, len(parts))
+	for j, p := range parts {
+		bms[j] = roaring.BitmapOf(p...)
+		bms[j].RunOptimize()
+	}
+	c.bms = slices.Replace(c.bms, i, i+1, bms...)
+	c.lows = slices.Insert(c.lows, i+1, cuts...)
+	c.nextSplit = slices.Replace(c.nextSplit, i, i+1, make([]uint64, len(parts))...)
+}
+
+// chooseBounds picks up to nb-1 bucket boundaries in (lo, hi] from sorted
+// keys: the quantiles, and around every value at least 1/nb of the keys
+// (boundaries v and v+1) so that a frequent value has a bucket of its own.
+func chooseBounds(sorted []uint64, nb int, lo, hi uint64) []uint64 {
+	if len(sorted) == 0 || nb < 2 {
+		return nil
+	}
+	var cuts []uint64
+	add := func(v uint64) {
+		if v > lo && v <= hi {
+			cuts = append(cuts, v)
+		}
+	}
+	for j := 1; j < nb; j++ {
+		add(sorted[j*len(sorted)/nb])
+	}
+	heavy := max(1, len(sorted)/nb)
+	for i := 0; i < len(sorted); {
+		j := i + 1
+		for j < len(sorted) && sorted[j] == sorted[i] {
+			j++
+		}
+		if j-i >= heavy {
+			add(sorted[i])
+			if sorted[i] < math.MaxUint64 {
+				add(sorted[i] + 1)
+			}
+		}
+		i = j
+	}
+	slices.Sort(cuts)
+	return slices.Compact(cuts)
+}
+
+// load builds the column from keys (indexed by id) and the non-NULL ids.
+func (c *numCol) load(keys []uint64, ex *roaring.Bitmap) {
+	c.keys, c.ex = keys, ex
+	n := ex.GetCardinality()
+	step := max(1, n/sampleSize)
+	sample := make([]uint64, 0, min(n, sampleSize+1))
+	var i uint64
+	ex.Iterate(func(id uint32) bool {
+		if i%step == 0 {
+			sample = append(sample, keys[id])
+		}
+		i++
+		return true
+	})
+	slices.Sort(sample)
+	nb := int(max(1, min(targetBuckets, n/c.minBucket)))
+	c.lows = append([]uint64{0}, chooseBounds(sample, nb, 0, math.MaxUint64)...)
+	parts := make([][]uint32, len(c.lows))
+	ex.Iterate(func(id uint32) bool {
+		b := c.bucketOf(keys[id])
+		parts[b] = append(parts[b], id)
+		return true
+	})
+	c.bms = make([]*roaring.Bitmap, len(parts))
+	for j, p := range parts {
+		c.bms[j] = roaring.BitmapOf(p...)
+	}
+	c.nextSplit = make([]uint64, len(parts))
+}
+
+// singleValued reports whether bucket i can only hold one key.
+func (c *numCol) singleValued(i int) bool { return c.lows[i] == c.hiOf(i) }
+
+// scan calls fn with the ids of b (in order) whose key is in [lo, hi]
+// (match) or outside it (!match).
+func (c *numCol) scan(b *roaring.Bitmap, lo, hi uint64, match bool, fn func(ids []uint32)) {
+	var buf [256]uint32
+	out := make([]uint32, 0, 256)
+	it := b.ManyIterator()
+	for n := it.NextMany(buf[:]); n > 0; n = it.NextMany(buf[:]) {
+		out = out[:0]
+		for _, id := range buf[:n] {
+			k := c.keys[id]
+			if (k >= lo && k <= hi) == match {
+				out = append(out, id)
+			}
+		}
+		if len(out) > 0 {
+			fn(out)
+		}
+	}
+}
+
+func (c *numCol) scanCount(b *roaring.Bitmap, lo, hi uint64) uint64 {
+	var n uint64
+	c.scan(b, lo, hi, true, func(ids []uint32) { n += uint64(len(ids)) })
+	return n
+}
+
+// span returns the buckets [bi, bj] that [lo, hi] touches and whether the
+// first and last are only partly covered.
+func (c *numCol) span(lo, hi uint64) (bi, bj int, partLo, partHi bool) {
+	bi, bj = c.bucketOf(lo), c.bucketOf(hi)
+	return bi, bj, lo > c.lows[bi], hi < c.hiOf(bj)
+}
+
+// rangeCost estimates the bitmap work of rangeBitmap in ids touched.
+func (c *numCol) rangeCost(lo, hi uint64) uint64 {
+	bi, bj, _, _ := c.span(lo, hi)
+	var in uint64
+	for i := bi; i <= bj; i++ {
+		in += c.bms[i].GetCardinality()
+	}
+	out := c.ex.GetCardinality() - in
+	return min(in, out) + c.bms[bi].GetCardinality() + c.bms[bj].GetCardinality()
+}
+
+// rangeBitmap returns the ids whose key is in [lo, hi].
+func (c *numCol) rangeBitmap(lo, hi uint64) (*roaring.Bitmap, bool) {
+	bi, bj, partLo, partHi := c.span(lo, hi)
+	if bi == bj && !partLo && !partHi {
+		return c.bms[bi], false
+	}
+	var in uint64
+	for i := bi; i <= bj; i++ {
+		in += c.bms[i].GetCardinality()
+	}
+	partial := func(i int) bool { return (i == bi && partLo) || (i == bj && partHi) }
+	if in <= c.ex.GetCardinality()-in {
+		var full []*roaring.Bitmap
+		for i := bi; i <= bj; i++ {
+			if !partial(i) {
+				full = append(full, c.bms[i])
+			}
+		}
+		res := roaring.FastOr(full...)
+		for i := bi; i <= bj; i++ {
+			if partial(i) {
+				c.scan(c.bms[i], lo, hi, true, res.AddMany)
+			}
+		}
+		return res, true
+	}
+	// Complement: every non-NULL id minus the buckets outside and the
+	// boundary buckets' misses.
+	out := make([]*roaring.Bitmap, 0, len(c.bms)-(bj-bi+1))
+	out = append(out, c.bms[:bi]...)
+	out = append(out, c.bms[bj+1:]...)
+	drop := roaring.FastOr(out...)
+	for i := bi; i <= bj; i++ {
+		if partial(i) {
+			c.scan(c.bms[i], lo, hi, false, drop.AddMany)
+		}
+	}
+	return roaring.AndNot(c.ex, drop), true
+}
+
+// rangeCount counts the ids in [lo, hi], within acc when acc is not nil.
+func (c *numCol) rangeCount(lo, hi uint64, acc *roaring.Bitmap) uint64 {
+	bi, bj, partLo, partHi := c.span(lo, hi)
+	card := func(b *roaring.Bitmap) uint64 {
+		if acc == nil {
+			return b.GetCardinality()
+		}
+		return b.AndCardinality(acc)
+	}
+	part := func(b *roaring.Bitmap) uint64 {
+		if acc != nil {
+			b = roaring.And(b, acc)
+		}
+		return c.scanCount(b, lo, hi)
+	}
+	var in, all uint64
+	for i := bi; i <= bj; i++ {
+		in += c.bms[i].GetCardinality()
+	}
+	all = c.ex.GetCardinality()
+	var n uint64
+	if in <= all-in {
+		for i := bi; i <= bj; i++ {
+			if (i == bi && partLo) || (i == bj && partHi) {
+				n += part(c.bms[i])
+			} else {
+				n += card(c.bms[i])
+			}
+		}
+		return n
+	}
+	n = card(c.ex)
+	for i := range c.bms {
+		switch {
+		case i < bi || i > bj:
+			n -= card(c.bms[i])
+		case (i == bi && partLo) || (i == bj && partHi):
+			n -= card(c.bms[i]) - part(c.bms[i])
+		}
+	}
+	return n
+}
+
+// rangeFilter returns the ids of acc whose key is in [lo, hi], testing each
+// one: cheaper than the buckets when acc is small.
+func (c *numCol) rangeFilter(lo, hi uint64, acc *roaring.Bitmap) *roaring.Bitmap {
+	res := roaring.New()
+	c.scan(roaring.And(acc, c.ex), lo, hi, true, res.AddMany)
+	return res
+}
+
+// eqBitmap returns the ids whose key is k.
+func (c *numCol) eqBitmap(k uint64) (*roaring.Bitmap, bool) {
+	b := c.bucketOf(k)
+	if c.singleValued(b) {
+		return c.bms[b], false
+	}
+	res := roaring.New()
+	c.scan(c.bms[b], k, k, true, res.AddMany)
+	return res, true
+}
+
+// eqCost estimates the work of eqBitmap.
+func (c *numCol) eqCost(k uint64) uint64 {
+	b := c.bucketOf(k)
+	if c.singleValued(b) {
+		return 0
+	}
+	return c.bms[b].GetCardinality()
+}

@@ -1,0 +1,251 @@
+package bitmaps
+
+import (
+	"hash/maphash"
+	"math"
+	"slices"
+	"strings"
+)
+
+// userDict maps user_id strings to dense uint32 ids and back without a Go
+// map: the strings live in one byte arena (no per-user allocation, nothing
+// for the garbage collector to scan) and an open-addressing table of ids
+// finds them by hash. About 4 (offset) + ~7 (table) bytes per user plus the
+// id's bytes. Not safe for concurrent use; the Index guards it.
+type userDict struct {
+	arena []byte
+	offs  []uint32 // len = ids+1; id i is arena[offs[i]:offs[i+1]]
+	table []uint32 // 0 empty, 1 deleted, id+2
+	used  int      // non-empty slots (live + deleted)
+	live  int
+	seed  maphash.Seed
+}
+
+const (
+	slotEmpty   = 0
+	slotDeleted = 1
+	maxArena    = math.MaxUint32
+)
+
+func newUserDict() userDict {
+	return userDict{offs: []uint32{0}, seed: maphash.MakeSeed()}
+}
+
+// n is the number of ids ever assigned.
+func (d *userDict) n() int { return len(d.offs) - 1 }
+
+func (d *userDict) bytesOf(id uint32) []byte { return d.arena[d.offs[id]:d.offs[id+1]] }
+
+// str returns the user_id of id without copying; valid until the next write.
+func (d *userDict) str(id uint32) string {
+	b := d.bytesOf(id)
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafeString(b)
+}
+
+func (d *userDict) hash(s string) uint64 { return maphash.String(d.seed, s) }
+
+// lookup returns the id of s.
+func (d *userDict) lookup(s string) (uint32, bool) {
+	if len(d.table) == 0 {
+		return 0, false
+	}
+	mask := uint64(len(d.table) - 1)
+	for i := d.hash(s) & mask; ; i = (i + 1) & mask {
+		e := d.table[i]
+		switch {
+		case e == slotEmpty:
+			return 0, false
+		case e != slotDeleted && d.str(e-2) == s:
+			return e - 2, true
+		}
+	}
+}
+
+// add appends s as a new id (the caller made sure it is not present).
+func (d *userDict) add(s string) (uint32, error) {
+	id := d.n()
+	if id >= math.MaxUint32-2 {
+		return 0, ErrIndexFull
+	}
+	if uint64(len(d.arena))+uint64(len(s)) > maxArena {
+		return 0, ErrIndexFull
+	}
+	d.arena = append(d.arena, s...)
+	d.offs = append(d.offs, uint32(len(d.arena)))
+	d.insert(uint32(id))
+	d.live++
+	return uint32(id), nil
+}
+
+func (d *userDict) insert(id uint32) {
+	if (d.used+1)*4 > len(d.table)*3 {
+		d.rehash(max(16, nextPow2((d.live+1)*2)))
+	}
+	mask := uint64(len(d.table) - 1)
+	for i := d.hash(d.str(id)) & mask; ; i = (i + 1) & mask {
+		if d.table[i] == slotEmpty {
+			d.table[i] = id + 2
+			d.used++
+			return
+		}
+	}
+}
+
+// rehash rebuilds the table with size slots, dropping deleted markers.
+func (d *userDict) rehash(size int) {
+	old := d.table
+	d.table = make([]uint32, size)
+	d.used = 0
+	mask := uint64(size - 1)
+	for _, e := range old {
+		if e < 2 {
+			continue
+		}
+		for i := d.hash(d.str(e-2)) & mask; ; i = (i + 1) & mask {
+			if d.table[i] == slotEmpty {
+				d.table[i] = e
+				d.used++
+				break
+			}
+		}
+	}
+}
+
+// remove forgets id: its slot becomes a deleted marker and its bytes in the
+// arena are zeroed (erasure), so str(id) no longer returns the user_id.
+func (d *userDict) remove(id uint32) {
+	s := d.str(id)
+	mask := uint64(len(d.table) - 1)
+	for i := d.hash(s) & mask; ; i = (i + 1) & mask {
+		e := d.table[i]
+		if e == slotEmpty {
+			return
+		}
+		if e == id+2 {
+			d.table[i] = slotDeleted
+			break
+		}
+	}
+	clear(d.bytesOf(id))
+	d.live--
+}
+
+// rebuild recreates the table for the given live ids (after a permutation or
+// a snapshot load).
+func (d *userDict) rebuild(live func(yield func(uint32) bool)) {
+	d.table = nil
+	d.used = 0
+	d.live = 0
+	var ids []uint32
+	for id := range live {
+		ids = append(ids, id)
+	}
+	d.rehash(max(16, nextPow2(len(ids)*2)))
+	for _, id := range ids {
+		d.insert(id)
+	}
+	d.live = len(ids)
+}
+
+func (d *userDict) bytes() int { return cap(d.arena) + 4*cap(d.offs) + 4*cap(d.table) }
+
+func nextPow2(n int) int {
+	p := 1
+	for p < n {
+		p <<= 1
+	}
+	return p
+}
+
+// sortedIDs keeps ids ordered by their user_id (the users inserted after
+// Build, whose ids do not follow user_id order) in chunks of at most
+// chunkMax, so inserting and removing cost O(chunk + chunks) rather than a
+// shift of the whole list.
+type sortedIDs struct {
+	chunks [][]uint32
+	n      int
+}
+
+const chunkMax = 512
+
+// search returns the position of the first id whose user_id is > s (or >= s
+// when orEqual).
+func (l *sortedIDs) search(d *userDict, s string, orEqual bool) (ci, i int) {
+	after := func(id uint32) bool {
+		c := strings.Compare(d.str(id), s)
+		return c > 0 || (orEqual && c == 0)
+	}
+	ci, _ = slices.BinarySearchFunc(l.chunks, 0, func(c []uint32, _ int) int {
+		if after(c[len(c)-1]) {
+			return 1
+		}
+		return -1
+	})
+	if ci == len(l.chunks) {
+		return ci, 0
+	}
+	c := l.chunks[ci]
+	i, _ = slices.BinarySearchFunc(c, 0, func(id uint32, _ int) int {
+		if after(id) {
+			return 1
+		}
+		return -1
+	})
+	return ci, i
+}
+
+func (l *sortedIDs) insert(d *userDict, id uint32) {
+	l.n++
+	if len(l.chunks) == 0 {
+		l.chunks = [][]uint32{{id}}
+		return
+	}
+	ci, i := l.search(d, d.str(id), false)
+	if ci == len(l.chunks) {
+		ci = len(l.chunks) - 1
+		i = len(l.chunks[ci])
+	}
+	c := slices.Insert(l.chunks[ci], i, id)
+	if len(c) <= chunkMax {
+		l.chunks[ci] = c
+		return
+	}
+	half := len(c) / 2
+	right := append([]uint32(nil), c[half:]...)
+	l.chunks[ci] = c[:half:half]
+	l.chunks = slices.Insert(l.chunks, ci+1, right)
+}
+
+// remove deletes id, whose user_id is s (read before the arena is zeroed).
+func (l *sortedIDs) remove(d *userDict, id uint32, s string) {
+	ci, i := l.search(d, s, true)
+	for ; ci < len(l.chunks); ci, i = ci+1, 0 {
+		c := l.chunks[ci]
+		for ; i < len(c); i++ {
+			if c[i] == id {
+				c = slices.Delete(c, i, i+1)
+				l.n--
+				if len(c) == 0 {
+					l.chunks = slices.Delete(l.chunks, ci, ci+1)
+				} else {
+					l.chunks[ci] = c
+				}
+				return
+			}
+			if d.str(c[i]) != s {
+				return
+			}
+		}
+	}
+}
+
+func (l *sortedIDs) bytes() int {
+	n := 24 * cap(l.chunks)
+	for _, c := range l.chunks {
+		n += 4 * cap(c)
+	}
+	return n
+}
