@@ -339,5 +339,5 @@ func (s *listStage) build(perm []uint32) column {
 
 type nullStage struct{}
 
-func (nullStage) add(any)                {}
+func (nullStage) add(any)               {}
 func (nullStage) build([]uint32) column { return nullCol{} }

@@ -266,12 +266,12 @@ func (c *listCol) size() (int, int) {
 // nullCol stands for a field of an unknown kind: always NULL.
 type nullCol struct{}
 
-func (nullCol) grow(int)                           {}
-func (nullCol) get(uint32) any                     { return nil }
-func (nullCol) set(uint32, any)                    {}
-func (nullCol) present() (*roaring.Bitmap, bool)   { return roaring.New(), true }
-func (nullCol) optimize()                          {}
-func (nullCol) size() (int, int)                   { return 0, 0 }
+func (nullCol) grow(int)                         {}
+func (nullCol) get(uint32) any                   { return nil }
+func (nullCol) set(uint32, any)                  {}
+func (nullCol) present() (*roaring.Bitmap, bool) { return roaring.New(), true }
+func (nullCol) optimize()                        {}
+func (nullCol) size() (int, int)                 { return 0, 0 }
 
 // sortedValues returns the values some live user has (non-empty bitmap), sorted.
 func (d *dict) sortedValues() []string {
