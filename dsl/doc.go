@@ -1,4 +1,23 @@
-// Package dsl parses the cohort language and cohorts.yaml into a positioned
-// AST. It knows syntax and the file layout only (no types, no data); every node
-// and every error carries its file position. It imports participle and yaml only.
+// Package dsl is the front end of cohortd: it parses the cohort language
+// (spec §2) and cohorts.yaml (spec §1) into a positioned AST. It knows syntax
+// and the file layout only — no types, no data, no evaluation; the compiler
+// package checks and lowers what dsl produces.
+//
+// Entry points:
+//
+//   - ParseExpr / ParseExprAt parse one expression (participle grammar,
+//     converted to the AST of ast.go); Print / Node.String print it back in
+//     canonical form.
+//   - Load / ParseData read cohorts.yaml strictly (unknown and duplicate keys,
+//     wrong node kinds, bad names and name collisions are errors) and parse
+//     every expression with positions in the YAML file, whatever the scalar
+//     style (plain, quoted, block).
+//
+// Every node carries a Pos and every problem is an *Error in an ErrorList,
+// collected for the whole file and sorted by position, so a user sees all
+// mistakes at once with a caret under each.
+//
+// Imports: the standard library, github.com/alecthomas/participle/v2,
+// gopkg.in/yaml.v3 and github.com/agnivade/levenshtein only. Nothing in
+// cohortd below dsl; compiler and server import it.
 package dsl

@@ -120,3 +120,20 @@ func (l ErrorList) Err() error {
 	}
 	return l
 }
+
+// FillSource sets SourceLine on the errors of l that point into file and
+// have none yet, taking the line from src (the file's or the expression's
+// text), so Pretty can print the caret. Use file "" for an ad-hoc
+// expression.
+func (l ErrorList) FillSource(file string, src []byte) {
+	var ix *srcIndex
+	for _, e := range l {
+		if e.File != file || e.SourceLine != "" {
+			continue
+		}
+		if ix == nil {
+			ix = newSrcIndex(src)
+		}
+		e.SourceLine = ix.line(e.Line)
+	}
+}

@@ -548,3 +548,19 @@ func TestErrorListHelpers(t *testing.T) {
 		t.Error("Err() must be nil exactly for an empty list")
 	}
 }
+
+func TestFillSource(t *testing.T) {
+	src := "a == 1 AND\n  b =="
+	_, err := ParseExprAt(src, "", func(off int) Pos { return LineMapper(src)(off) })
+	var list ErrorList
+	if !errors.As(err, &list) {
+		t.Fatal(err)
+	}
+	if list[0].SourceLine != "" {
+		t.Fatalf("SourceLine filled with a custom mapper: %q", list[0].SourceLine)
+	}
+	list.FillSource("", []byte(src))
+	if list[0].SourceLine != "  b ==" {
+		t.Errorf("SourceLine = %q, want %q", list[0].SourceLine, "  b ==")
+	}
+}

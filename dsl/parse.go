@@ -199,7 +199,18 @@ func (p *exprConv) syntaxError(err error) {
 			offset = len(strings.TrimRight(p.src, " \t\r\n\f\v"))
 		}
 		if exp := p.expected(tok, uerr.Message()); exp != "" {
-			p.errorf(offset, "unexpected %s (expected %s)", what, exp)
+			hint := ""
+			if tok.Type == exprLexer.Symbols()["Keyword"] && (exp == "a value" || exp == "a condition" || exp == "an attribute" || exp == "a literal") {
+				switch strings.ToUpper(tok.Value) {
+				case "NULL":
+					hint = "; to test for a missing value write attr IS NULL"
+				case "AND", "OR", "NOT":
+					// A misplaced operator, not a name: no hint.
+				default:
+					hint = fmt.Sprintf("; %q is a reserved word", strings.ToLower(tok.Value))
+				}
+			}
+			p.errorf(offset, "unexpected %s (expected %s%s)", what, exp, hint)
 		} else {
 			p.errorf(offset, "unexpected %s", what)
 		}
