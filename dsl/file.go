@@ -26,13 +26,6 @@ type File struct {
 
 	index          *srcIndex      // line index of Source, built on demand
 	membersFilePos map[string]Pos // cohort name → position of its members_file value
-	exportPos      []exportRef    // export entries, for checking
-}
-
-// exportRef is one export entry of a cohort, with its position.
-type exportRef struct {
-	cohort, name string
-	pos          Pos
 }
 
 // Attribute is one entry of `attributes:`.
@@ -65,6 +58,9 @@ type Cohort struct {
 	Owner       string
 	Tags        []string
 	Export      []string
+	// ExportPos holds the position of each Export entry (same order), for
+	// the compiler's "unknown attribute" errors.
+	ExportPos []Pos
 	// Static cohorts: Members lists ids given inline or read from MembersFile
 	// (resolved relative to the YAML file by Load; ParseData leaves the file
 	// unread and Members nil when only members_file is given).

@@ -150,7 +150,6 @@ func (l *loader) load() {
 			l.group(nil, n)
 		}
 	}
-	l.exports()
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -567,7 +566,7 @@ func (l *loader) cohortMap(group string, k, m *yaml.Node) {
 		case "export":
 			c.Export = l.stringList(v, "export"+where)
 			if len(c.Export) > 0 {
-				l.exportAt(c, v)
+				c.ExportPos = l.exportPositions(v)
 			}
 		default:
 			unknown = true
@@ -614,31 +613,16 @@ func (l *loader) addCohort(c *Cohort) {
 	}
 }
 
-// exportAt remembers the node of each export entry for exports().
-func (l *loader) exportAt(c *Cohort, v *yaml.Node) {
+// exportPositions returns the position of each entry of an export list.
+func (l *loader) exportPositions(v *yaml.Node) []Pos {
+	var out []Pos
 	for _, item := range v.Content {
 		item = resolve(item)
-		if item.Kind == yaml.ScalarNode {
-			l.f.exportPos = append(l.f.exportPos, exportRef{cohort: c.Name, name: item.Value, pos: l.pos(item)})
+		if item.Kind == yaml.ScalarNode && !isNull(item) {
+			out = append(out, l.pos(item))
 		}
 	}
-}
-
-// exports checks that every export entry names an attribute or a derived
-// value of the file.
-func (l *loader) exports() {
-	var names []string
-	for _, a := range l.f.Attributes {
-		names = append(names, a.Name)
-	}
-	for _, d := range l.f.Derived {
-		names = append(names, d.Name)
-	}
-	for _, e := range l.f.exportPos {
-		if l.f.Attribute(e.name) == nil && l.f.DerivedNamed(e.name) == nil {
-			l.errorf(e.pos, "unknown attribute %q in the export of cohort %q%s", e.name, e.cohort, didYouMean(e.name, names))
-		}
-	}
+	return out
 }
 
 // readMembersFiles reads each static cohort's members_file, relative to dir.

@@ -267,7 +267,8 @@ func TestParseDataValid(t *testing.T) {
 	}
 	full := f.Cohort("full")
 	if full.Description != "Active VIPs" || full.Owner != "crm@example.com" || !reflect.DeepEqual(full.Tags, []string{"q1", "spring"}) ||
-		!reflect.DeepEqual(full.Export, []string{"score", "days_away"}) || full.Source != "vip AND active" {
+		!reflect.DeepEqual(full.Export, []string{"score", "days_away"}) || full.Source != "vip AND active" ||
+		len(full.ExportPos) != 2 || full.ExportPos[1].Line != 23 || full.ExportPos[1].Column != 23 {
 		t.Errorf("full = %+v", full)
 	}
 	if full.Pos.Line != 18 || full.Pos.Column != 5 {
@@ -339,7 +340,6 @@ func TestParseDataErrors(t *testing.T) {
 		{name: "tags not strings", src: attrs + "cohorts:\n  a:\n    expr: x\n    tags: [[1]]\n", want: `7:12: tags in cohort "a" items must be a string, not a list`, n: 1},
 		{name: "duplicate cohort across groups", src: attrs + "cohorts:\n  g1:\n    a: x\n  g2:\n    a: y\n", want: `8:5: duplicate cohort "a" (first defined at line 6 in group "g1")`, n: 1},
 		{name: "cohort collides with attribute", src: attrs + "cohorts:\n  user_id: x\n", want: `5:3: cohort "user_id" has the same name as the attribute at line 3`, n: 1},
-		{name: "export unknown attribute", src: attrs + "cohorts:\n  a:\n    expr: x\n    export: [user_i]\n", want: `7:14: unknown attribute "user_i" in the export of cohort "a" (did you mean "user_id"?)`, n: 1},
 		{name: "second document", src: attrs + "---\nfoo: 1\n", want: `4:1: a second YAML document: cohorts.yaml holds one document`, n: 1},
 		{name: "duplicate key in cohort", src: attrs + "cohorts:\n  a:\n    expr: x\n    expr: y\n", want: `7:5: duplicate key "expr" in cohort "a" (first at line 6)`, n: 1},
 	}
