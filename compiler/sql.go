@@ -1,0 +1,261 @@
+package compiler
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cohortd/cohortd/dsl"
+)
+
+// The SQL backend prints a query as a ClickHouse WHERE clause over a users
+// table with one column per attribute, named like the attribute:
+//
+//	string   Nullable(String)        int    Nullable(Int64)
+//	float    Nullable(Float64)       bool   Nullable(UInt8)
+//	timestamp Nullable(DateTime) or Nullable(Int64) Unix seconds (read with toInt64)
+//	list<string> Array(String) (empty = NULL)
+//	key      String
+//
+// Every leaf is NULL-free (a comparison on NULL is wrapped in ifNull(..., 0)),
+// so NOT is the complement exactly as in the bitmap semantics. It uses only
+// functions ClickHouse 18.16 has (position, substring, match, has, hasAny,
+// hasAll, notEmpty, ifNull, intDiv). Regular expressions run in ClickHouse's
+// RE2 (unanchored, like Go's); `.` matching a byte rather than a UTF-8
+// character on non-ASCII text is a known ClickHouse difference.
+
+// SQL returns a ClickHouse WHERE clause selecting the users matching q at now
+// (relative times resolved to Unix seconds, cohort references inlined).
+func (q *Query) SQL(now time.Time) (string, error) {
+	g := &sqlGen{set: q.set, now: nowSec(now)}
+	s := g.node(q.norm, 0)
+	if g.err != nil {
+		return "", g.err
+	}
+	return s, nil
+}
+
+type sqlGen struct {
+	set   *Set
+	now   int64
+	err   error
+	depth int
+}
+
+// SQLIdent quotes a column name for ClickHouse.
+func SQLIdent(name string) string {
+	return "`" + strings.NewReplacer("\\", "\\\\", "`", "\\`").Replace(name) + "`"
+}
+
+// SQLString quotes a string literal for ClickHouse: \ and ' escaped, control
+// bytes as \xHH.
+func SQLString(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('\'')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' || c == '\'':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 || c == 0x7f:
+			fmt.Fprintf(&b, "\\x%02X", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
+
+func sqlValue(v any) string {
+	switch v := v.(type) {
+	case string:
+		return SQLString(v)
+	case bool:
+		if v {
+			return "1"
+		}
+		return "0"
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case float64:
+		return exprFloat(v)
+	}
+	return "NULL"
+}
+
+// col is the column expression of an attribute (timestamps as Unix seconds).
+func (g *sqlGen) col(attr string, t dsl.Type) string {
+	if t == dsl.TypeTimestamp {
+		return "toInt64(" + SQLIdent(attr) + ")"
+	}
+	return SQLIdent(attr)
+}
+
+func nullFree(cond string) string { return "ifNull(" + cond + ", 0)" }
+
+func (g *sqlGen) join(terms []node, op string) string {
+	parts := make([]string, len(terms))
+	for i, t := range terms {
+		parts[i] = g.node(t, 0)
+	}
+	return "(" + strings.Join(parts, op) + ")"
+}
+
+func (g *sqlGen) node(n node, _ int) string {
+	switch n := n.(type) {
+	case *constNode:
+		if n.v {
+			return "1"
+		}
+		return "0"
+	case *andNode:
+		return g.join(n.terms, " AND ")
+	case *orNode:
+		return g.join(n.terms, " OR ")
+	case *notNode:
+		return "NOT (" + g.node(n.x, 0) + ")"
+	case *inNode:
+		if n.s.days {
+			parts := make([]node, len(n.vals))
+			for i, v := range n.vals {
+				k := v.(int64)
+				parts[i] = &rangeNode{s: n.s, lo: &bound{i: k, incl: true}, hi: &bound{i: k, incl: true}}
+			}
+			if len(parts) == 1 {
+				return g.node(parts[0], 0)
+			}
+			return g.join(parts, " OR ")
+		}
+		c := g.col(n.s.attr, n.s.typ)
+		if n.s.typ == dsl.TypeFloat {
+			eqs := make([]string, len(n.vals))
+			for i, v := range n.vals {
+				eqs[i] = c + " = " + sqlValue(v)
+			}
+			return nullFree(strings.Join(eqs, " OR "))
+		}
+		if len(n.vals) == 1 {
+			return nullFree(c + " = " + sqlValue(n.vals[0]))
+		}
+		vals := make([]string, len(n.vals))
+		for i, v := range n.vals {
+			vals[i] = sqlValue(v)
+		}
+		return nullFree(c + " IN (" + strings.Join(vals, ", ") + ")")
+	case *rangeNode:
+		c := g.col(n.s.attr, n.s.typ)
+		var conds []string
+		if n.s.valueType() == dsl.TypeFloat {
+			if n.lo != nil {
+				op := " > "
+				if n.lo.incl {
+					op = " >= "
+				}
+				conds = append(conds, c+op+exprFloat(n.lo.f))
+			}
+			if n.hi != nil {
+				op := " < "
+				if n.hi.incl {
+					op = " <= "
+				}
+				conds = append(conds, c+op+exprFloat(n.hi.f))
+			}
+		} else {
+			b, ok := resolveInt(n, g.now)
+			if !ok {
+				return "0"
+			}
+			switch {
+			case b.hasLo && b.hasHi && b.lo == b.hi:
+				conds = append(conds, c+" = "+strconv.FormatInt(b.lo, 10))
+			default:
+				if b.hasLo {
+					conds = append(conds, c+" >= "+strconv.FormatInt(b.lo, 10))
+				}
+				if b.hasHi {
+					conds = append(conds, c+" <= "+strconv.FormatInt(b.hi, 10))
+				}
+			}
+		}
+		if len(conds) == 0 {
+			return "isNotNull(" + SQLIdent(n.s.attr) + ")"
+		}
+		return nullFree(strings.Join(conds, " AND "))
+	case *existsNode:
+		if n.typ == dsl.TypeStringList {
+			return "notEmpty(" + SQLIdent(n.attr) + ")"
+		}
+		return "isNotNull(" + SQLIdent(n.attr) + ")"
+	case *listNode:
+		c := SQLIdent(n.attr)
+		if len(n.vals) == 1 {
+			return "has(" + c + ", " + SQLString(n.vals[0]) + ")"
+		}
+		vals := make([]string, len(n.vals))
+		for i, v := range n.vals {
+			vals[i] = SQLString(v)
+		}
+		fn := "hasAny("
+		if n.all {
+			fn = "hasAll("
+		}
+		return fn + c + ", [" + strings.Join(vals, ", ") + "])"
+	case *strNode:
+		c := SQLIdent(n.attr)
+		p := SQLString(n.pat)
+		switch n.op {
+		case dsl.OpContains:
+			return nullFree("position(" + c + ", " + p + ") > 0")
+		case dsl.OpStartsWith:
+			return nullFree(fmt.Sprintf("substring(%s, 1, %d) = %s", c, len(n.pat), p))
+		case dsl.OpEndsWith:
+			if n.pat == "" {
+				return "isNotNull(" + c + ")"
+			}
+			return nullFree(fmt.Sprintf("length(%s) >= %d AND substring(%s, length(%s) - %d) = %s",
+				c, len(n.pat), c, c, len(n.pat)-1, p))
+		}
+		return nullFree("match(" + c + ", " + p + ")")
+	case *cmpNode:
+		l, r := g.cmpSide(n.l), g.cmpSide(n.r)
+		op := cmpOpName(n.op)
+		if n.op == dsl.OpEq {
+			op = "="
+		}
+		return nullFree(l + " " + op + " " + r)
+	case *refNode:
+		t, ok := g.set.byName[n.name]
+		if !ok {
+			g.err = fmt.Errorf("unknown cohort %q", n.name)
+			return "0"
+		}
+		return "(" + g.node(t.Query.norm, 0) + ")"
+	case *keyNode:
+		if len(n.ids) == 0 {
+			return "0"
+		}
+		vals := make([]string, len(n.ids))
+		for i, id := range n.ids {
+			vals[i] = SQLString(id)
+		}
+		return SQLIdent(n.attr) + " IN (" + strings.Join(vals, ", ") + ")"
+	}
+	g.err = fmt.Errorf("cannot print %T as SQL", n)
+	return "0"
+}
+
+// cmpSide is one side of attribute OP attribute; days_since is floor
+// division (intDiv truncates toward zero, so subtract one for a negative
+// remainder).
+func (g *sqlGen) cmpSide(s src) string {
+	c := g.col(s.attr, s.typ)
+	if !s.days {
+		return c
+	}
+	d := fmt.Sprintf("(%d - %s)", g.now, c)
+	return fmt.Sprintf("(intDiv(%s, %d) - if(%s %% %d < 0, 1, 0))", d, secondsPerDay, d, secondsPerDay)
+}
