@@ -117,6 +117,10 @@ func (p *exprConv) parse() Expr {
 	return e
 }
 
+// maxDepth bounds nesting (parentheses, and NOTs in a row) so a hostile
+// expression cannot make the parser recurse without limit.
+const maxDepth = 100
+
 // lex tokenizes the source once to report lexical errors (a bad character, an
 // unterminated string, a number glued to a name) with a clear message before
 // the grammar runs.
@@ -138,6 +142,7 @@ func (p *exprConv) lex() bool {
 	}
 	syms := exprLexer.Symbols()
 	var prev lexer.Token
+	depth, notRun := 0, 0
 	for {
 		t, err := lx.Next()
 		if err != nil {
@@ -167,6 +172,23 @@ func (p *exprConv) lex() bool {
 				p.errorf(prev.Pos.Offset, "invalid number %q (a duration ends in h, d or w)", prev.Value+t.Value)
 				return false
 			}
+		}
+		// Bound the parser's recursion (parentheses and runs of NOT).
+		switch strings.ToUpper(t.Value) {
+		case "(":
+			depth++
+			notRun = 0
+		case ")":
+			depth--
+			notRun = 0
+		case "NOT", "!":
+			notRun++
+		default:
+			notRun = 0
+		}
+		if depth > maxDepth || notRun > maxDepth {
+			p.errorf(t.Pos.Offset, "expression nested too deeply (more than %d levels)", maxDepth)
+			return false
 		}
 		p.tokens = append(p.tokens, t)
 		prev = t
@@ -543,8 +565,7 @@ func (p *exprConv) lit(g *gLit) *Literal {
 		}
 		l.Dur = d
 	case g.Bool != nil:
-		l.Kind, l.Bool = LitBool, strings.EqualFold(*g.Bool, "true")
-		l.Raw = strconv.FormatBool(l.Bool)
+		l.Kind, l.Bool, l.Raw = LitBool, strings.EqualFold(*g.Bool, "true"), *g.Bool
 	}
 	return l
 }

@@ -256,6 +256,8 @@ var errorTests = []struct {
 	{name: "reserved word as attribute", src: `x == 1 AND all == 2`, line: 1, col: 12, msg: `unexpected "all" (expected a condition; "all" is a reserved word)`},
 	{name: "second line", src: "a == 1 AND\n  b == ", line: 2, col: 7, msg: `unexpected end of expression (expected a value)`},
 	{name: "invalid utf8", src: "x == '\xff'", line: 1, col: 7, msg: `invalid UTF-8 byte 0xff`},
+	{name: "too deep", src: strings.Repeat("(", 101) + "a" + strings.Repeat(")", 101), line: 1, col: 101, msg: `expression nested too deeply (more than 100 levels)`},
+	{name: "too many nots", src: strings.Repeat("NOT ", 101) + "a", line: 1, col: 401, msg: `expression nested too deeply (more than 100 levels)`},
 	{name: "double not operator", src: `a OR OR b`, line: 1, col: 6, msg: `unexpected "OR" (expected a condition)`},
 }
 
@@ -304,7 +306,7 @@ func TestParseExprLiterals(t *testing.T) {
 		{name: "max int", src: `x == 9223372036854775807`, want: Literal{Kind: LitNumber, Raw: "9223372036854775807", Num: 9223372036854775807, Int: 9223372036854775807, IsInt: true}},
 		{name: "string", src: `x == 'a\'b'`, want: Literal{Kind: LitString, Raw: `'a\'b'`, Str: "a'b"}},
 		{name: "double string", src: `x == "a\\b\"c"`, want: Literal{Kind: LitString, Raw: `"a\\b\"c"`, Str: `a\b"c`}},
-		{name: "true", src: `x == TRUE`, want: Literal{Kind: LitBool, Raw: "true", Bool: true}},
+		{name: "true", src: `x == TRUE`, want: Literal{Kind: LitBool, Raw: "TRUE", Bool: true}},
 		{name: "false", src: `x == false`, want: Literal{Kind: LitBool, Raw: "false"}},
 		{name: "hours", src: `x == 36h`, want: Literal{Kind: LitDuration, Raw: "36h", Dur: 36 * time.Hour}},
 		{name: "days", src: `x == 7d`, want: Literal{Kind: LitDuration, Raw: "7d", Dur: 7 * 24 * time.Hour}},
@@ -437,6 +439,8 @@ func TestPrintHandBuiltTrees(t *testing.T) {
 		{name: "now offset without literal", e: &Compare{Op: OpLt, Left: &Ident{Name: "t"}, Right: &Call{Kind: CallNow, Offset: -48 * time.Hour}}, want: "t < now() - 2d"},
 		{name: "string needing escapes", e: &Compare{Op: OpEq, Left: &Ident{Name: "s"}, Right: &Literal{Kind: LitString, Str: `a'b\c`}}, want: `s == 'a\'b\\c'`},
 		{name: "nil parts", e: &Compare{Op: OpEq}, want: "<nil> == <nil>"},
+		{name: "hand-built numbers", e: &In{Value: &Ident{Name: "n"}, List: []*Literal{{Kind: LitNumber, Int: -3, IsInt: true}, {Kind: LitNumber, Num: 2}, {Kind: LitNumber, Num: 0.25}}}, want: "n IN (-3, 2.0, 0.25)"},
+		{name: "hand-built duration", e: &Compare{Op: OpEq, Left: &Ident{Name: "d"}, Right: &Literal{Kind: LitDuration, Dur: 36 * time.Hour}}, want: "d == 36h"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -458,5 +462,21 @@ func TestPrintHandBuiltTrees(t *testing.T) {
 	}
 	if Print(nil) != "" {
 		t.Errorf("Print(nil) = %q, want empty", Print(nil))
+	}
+}
+
+func TestParseExprDepthLimitAllowsDeepButBoundedInput(t *testing.T) {
+	src := strings.Repeat("NOT (", 100) + "a" + strings.Repeat(")", 100)
+	e, err := ParseExpr(src)
+	if err != nil {
+		t.Fatalf("100 levels must parse: %v", err)
+	}
+	if got := Print(e); got != src {
+		t.Errorf("Print = %q", got)
+	}
+	// Many NOTs spread over a flat expression are not nesting.
+	flat := strings.TrimSuffix(strings.Repeat("NOT a AND ", 300), " AND ")
+	if _, err := ParseExpr(flat); err != nil {
+		t.Errorf("flat NOTs: %v", err)
 	}
 }

@@ -224,6 +224,23 @@ func (n *Literal) String() string {
 	case LitBool:
 		return boolText(n.Bool)
 	}
+	if n.Raw != "" {
+		return n.Raw
+	}
+	// A literal built by hand (no source text).
+	switch n.Kind {
+	case LitNumber:
+		if n.IsInt {
+			return strconv.FormatInt(n.Int, 10)
+		}
+		s := strconv.FormatFloat(n.Num, 'f', -1, 64)
+		if !strings.Contains(s, ".") {
+			s += ".0"
+		}
+		return s
+	case LitDuration:
+		return formatDuration(n.Dur)
+	}
 	return n.Raw
 }
 
