@@ -17,6 +17,11 @@
 // collected for the whole file and sorted by position, so a user sees all
 // mistakes at once with a caret under each.
 //
+// Concurrency: the parsing functions may be called from many goroutines at
+// once. The trees and Files they return are not modified afterwards, so
+// they may be read concurrently; a hand-built File should have its first
+// SourceLine call made before it is shared.
+//
 // Imports: the standard library, github.com/alecthomas/participle/v2,
 // gopkg.in/yaml.v3 and github.com/agnivade/levenshtein only. Nothing in
 // cohortd below dsl; compiler and server import it.

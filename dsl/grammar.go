@@ -29,9 +29,9 @@ var exprLexer = lexer.MustSimple([]lexer.SimpleRule{
 	{Name: "Bad", Pattern: `(?s).`},
 })
 
-// Keywords lists the reserved words of the cohort language (lower case). They
+// keywords lists the reserved words of the cohort language (lower case). They
 // cannot be used as attribute, derived or cohort names.
-var Keywords = []string{
+var keywords = []string{
 	"and", "or", "not", "in", "has", "any", "all", "between", "is", "null",
 	"contains", "starts", "with", "ends", "matches", "true", "false",
 	"cohort", "days_since", "now",

@@ -78,7 +78,7 @@ var (
 // IsKeyword reports whether s is a reserved word of the cohort language
 // (case-insensitive).
 func IsKeyword(s string) bool {
-	for _, k := range Keywords {
+	for _, k := range keywords {
 		if strings.EqualFold(s, k) {
 			return true
 		}
