@@ -76,12 +76,16 @@ type operand struct {
 	lit  *dsl.Literal
 	off  int64 // now() offset in seconds
 	pos  dsl.Pos
+	name string // the derived name it came through, for messages
 }
 
 func (o operand) subject() bool { return o.kind == opAttr || o.kind == opDays || o.kind == opKey }
 
 // describe is how messages name the operand and its type.
 func (o operand) describe() string {
+	if o.name != "" && o.kind != opLit && o.kind != opNow {
+		return fmt.Sprintf("%s is %s", o.name, typeName(o.s.valueType()))
+	}
 	switch o.kind {
 	case opAttr, opDays:
 		return fmt.Sprintf("%s is %s", o.s, typeName(o.s.valueType()))
@@ -226,7 +230,7 @@ func (c *checker) ident(id *dsl.Ident) (operand, bool) {
 			return operand{}, false
 		}
 		o := d.val
-		o.pos = id.Pos
+		o.pos, o.name = id.Pos, id.Name
 		return o, true
 	}
 	c.errorf(id.Pos, "unknown attribute %q%s", id.Name, didYouMean(id.Name, c.cat.names()))

@@ -180,9 +180,13 @@ func Compile(f *dsl.File) (*Set, error) {
 		if co == nil {
 			continue
 		}
-		for _, e := range co.Export {
+		for j, e := range co.Export {
 			if _, ok := cat.attrs[e]; !ok {
-				c.errorf(co.Pos, "cohort %s exports unknown attribute %q%s", co.Name, e, didYouMean(e, attrNames(cat.list)))
+				pos := co.Pos
+				if j < len(co.ExportPos) && co.ExportPos[j].Line > 0 {
+					pos = co.ExportPos[j]
+				}
+				c.errorf(pos, "unknown attribute %q in export of cohort %s%s", e, co.Name, didYouMean(e, attrNames(cat.list)))
 			}
 		}
 		if co.Static {

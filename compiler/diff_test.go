@@ -17,7 +17,7 @@ import (
 	"github.com/cohortd/cohortd/dsl"
 )
 
-var diffN = flag.Int("diff.n", 1500, "expressions per seed in TestDifferential")
+var diffN = flag.Int("diff.n", 1000, "expressions per seed in TestDifferential")
 
 // diffYAML is the catalog of the differential test: every type, values:
 // lists, derived values and predicates, static and referencing cohorts.

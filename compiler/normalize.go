@@ -182,7 +182,8 @@ func srcKey(s src) string {
 //   - NOT 'x' IN list on the same list: NOT HAS ANY of the union;
 //   - list HAS ALL / 'x' IN list on the same list: HAS ALL of the union;
 //   - x IS NOT NULL when another positive test on x implies it;
-//   - x IS NULL with a positive test on x: false.
+//   - x IS NULL with a positive test on x: false;
+//   - key IN lists: intersection; NOT key IN lists: NOT IN of the union.
 func mergeAnd(terms []node) []node {
 	out := make([]node, 0, len(terms))
 	idx := map[string]int{} // merge key → position in out
@@ -200,6 +201,11 @@ func mergeAnd(terms []node) []node {
 	}
 	for _, t := range terms {
 		switch t := t.(type) {
+		case *keyNode:
+			put("k", t, func(old node) (node, bool) {
+				o := old.(*keyNode)
+				return &keyNode{attr: t.attr, ids: intersectSorted(o.ids, t.ids)}, true
+			})
 		case *inNode:
 			put("v"+srcKey(t.s), t, func(old node) (node, bool) {
 				switch o := old.(type) {
@@ -231,6 +237,12 @@ func mergeAnd(terms []node) []node {
 			})
 		case *notNode:
 			switch x := t.x.(type) {
+			case *keyNode:
+				put("nk", t, func(old node) (node, bool) {
+					o := old.(*notNode).x.(*keyNode)
+					return &notNode{x: &keyNode{attr: x.attr, ids: sortedUnique(append(slices.Clone(o.ids), x.ids...))}}, true
+				})
+				continue
 			case *inNode:
 				put("n"+srcKey(x.s), t, func(old node) (node, bool) {
 					o := old.(*notNode).x.(*inNode)
@@ -287,7 +299,8 @@ func mergeAnd(terms []node) []node {
 //   - 'x' IN list / HAS ANY on the same list: HAS ANY of the union;
 //   - NOT IN on the same source: NOT IN of the intersection (De Morgan);
 //   - NOT range on the same source: NOT of the intersected range;
-//   - NOT HAS ALL on the same list: NOT HAS ALL of the union.
+//   - NOT HAS ALL on the same list: NOT HAS ALL of the union;
+//   - key IN lists: union; NOT key IN lists: NOT IN of the intersection.
 func mergeOr(terms []node) []node {
 	out := make([]node, 0, len(terms))
 	idx := map[string]int{}
@@ -305,6 +318,11 @@ func mergeOr(terms []node) []node {
 	}
 	for _, t := range terms {
 		switch t := t.(type) {
+		case *keyNode:
+			put("k", t, func(old node) (node, bool) {
+				o := old.(*keyNode)
+				return &keyNode{attr: t.attr, ids: sortedUnique(append(slices.Clone(o.ids), t.ids...))}, true
+			})
 		case *inNode:
 			put("v"+srcKey(t.s), t, func(old node) (node, bool) {
 				o := old.(*inNode)
@@ -321,6 +339,12 @@ func mergeOr(terms []node) []node {
 			})
 		case *notNode:
 			switch x := t.x.(type) {
+			case *keyNode:
+				put("nk", t, func(old node) (node, bool) {
+					o := old.(*notNode).x.(*keyNode)
+					return &notNode{x: &keyNode{attr: x.attr, ids: intersectSorted(o.ids, x.ids)}}, true
+				})
+				continue
 			case *inNode:
 				put("n"+srcKey(x.s), t, func(old node) (node, bool) {
 					o := old.(*notNode).x.(*inNode)
@@ -497,6 +521,17 @@ func unionStrings(a, b []string) []string {
 	out := slices.Clone(a)
 	for _, v := range b {
 		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// intersectSorted intersects two sorted, unique string lists.
+func intersectSorted(a, b []string) []string {
+	var out []string
+	for _, v := range a {
+		if _, ok := slices.BinarySearch(b, v); ok {
 			out = append(out, v)
 		}
 	}

@@ -198,6 +198,15 @@ func (pb *planBuilder) intRange(n *rangeNode) bitmaps.Node {
 	if b.hasHi {
 		r.Hi, r.HiIncl = b.hi, true
 	}
+	if n.s.typ == dsl.TypeTimestamp {
+		// Same set, easier to read: ts >= 12:00:01 prints as ts > 12:00:00.
+		if b.hasLo && b.lo%60 != 0 && (b.lo-1)%60 == 0 {
+			r.Lo, r.LoIncl = b.lo-1, false
+		}
+		if b.hasHi && b.hi%60 != 0 && (b.hi+1)%60 == 0 {
+			r.Hi, r.HiIncl = b.hi+1, false
+		}
+	}
 	return r
 }
 
