@@ -85,11 +85,6 @@ func (f *File) Errorf(pos Pos, format string, args ...any) *Error {
 	return e
 }
 
-// Pos converts a 1-based line and byte column of f.Source to a Pos in f.
-func (f *File) Pos(line, column int) Pos {
-	return Pos{File: f.Path, Line: line, Column: column}
-}
-
 func (f *File) setMembersFilePos(cohort string, pos Pos) {
 	if f.membersFilePos == nil {
 		f.membersFilePos = map[string]Pos{}

@@ -30,7 +30,8 @@ var exprLexer = lexer.MustSimple([]lexer.SimpleRule{
 })
 
 // keywords lists the reserved words of the cohort language (lower case). They
-// cannot be used as attribute, derived or cohort names.
+// cannot name an attribute or a derived value (expressions could not refer
+// to it); a cohort may use one, since cohort('x') quotes the name.
 var keywords = []string{
 	"and", "or", "not", "in", "has", "any", "all", "between", "is", "null",
 	"contains", "starts", "with", "ends", "matches", "true", "false",

@@ -204,6 +204,16 @@ func (l *loader) yamlError(err error) {
 			col = i + 1
 			msg += " (YAML indents with spaces, not tabs)"
 		}
+	case strings.Contains(msg, "end of stream") && strings.ContainsAny(text, `"'`):
+		col = strings.IndexAny(text, `"'`) + 1
+		msg += " (a quoted string that is not closed?)"
+	case strings.Contains(msg, "mapping values are not allowed"):
+		if i := strings.Index(text, ": "); i >= 0 {
+			if j := strings.Index(text[i+2:], ": "); j >= 0 {
+				col = i + 2 + j + 1
+				msg += ` (quote a value that contains ": ")`
+			}
+		}
 	case strings.Contains(msg, "']'"):
 		if i := strings.LastIndexByte(text, '['); i >= 0 {
 			col = i + 1

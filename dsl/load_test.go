@@ -303,6 +303,11 @@ func TestParseDataErrors(t *testing.T) {
 		{name: "not a mapping", src: "- a\n", want: "1:1: the file must be a mapping with version, attributes and cohorts, not a list", n: 1},
 		{name: "yaml syntax", src: "version: 1\nattributes: [a\ncohorts: {}\n", want: "2:13: YAML: did not find expected ',' or ']' (the list opened here is not closed)", n: 1},
 		{name: "yaml tab", src: "version: 1\n\tattributes: {}\n", want: "2:1: YAML: found a tab character that violates indentation (YAML indents with spaces, not tabs)", n: 1},
+		{name: "yaml unknown anchor", src: attrs + "  a: *nope\n", want: "4:6: YAML: unknown anchor 'nope' referenced", n: 1},
+		{name: "yaml bad indentation", src: attrs + "   bad: 1\n", want: "3:3: YAML: did not find expected key (in the mapping that starts here: check the indentation below)", n: 1},
+		{name: "yaml unclosed quote", src: attrs + "cohorts:\n  a: \"x == 1\n", want: "5:6: YAML: found unexpected end of stream (a quoted string that is not closed?)", n: 1},
+		{name: "yaml colon in plain value", src: attrs + "cohorts:\n  a: note: x\n", want: `5:10: YAML: mapping values are not allowed in this context (quote a value that contains ": ")`, n: 1},
+		{name: "yaml list in mapping", src: attrs + "cohorts:\n  - a\n  b: 1\n", want: "5:3: YAML: did not find expected '-' indicator (in the list that starts here: check the indentation below)", n: 1},
 		{name: "unknown top key", src: attrs + "cohort:\n  a: x\n", want: `4:1: unknown key "cohort" (did you mean "cohorts"?)`, n: 1},
 		{name: "missing version", src: "attributes:\n  user_id: {type: string, key: true}\n", want: "1:1: missing version: 1", n: 1},
 		{name: "version 2", src: "version: 2\nattributes:\n  user_id: {type: string, key: true}\n", want: "1:10: unsupported version 2 (this cohortd reads version 1)", n: 1},
@@ -562,5 +567,38 @@ func TestFillSource(t *testing.T) {
 	list.FillSource("", []byte(src))
 	if list[0].SourceLine != "  b ==" {
 		t.Errorf("SourceLine = %q, want %q", list[0].SourceLine, "  b ==")
+	}
+}
+
+// TestScalarOffsetsFallback forces the coarse alignment used when the
+// re-decoding disagrees with yaml.v3 and checks it still lands on the
+// matching source bytes.
+func TestScalarOffsetsFallback(t *testing.T) {
+	src := "k: a-b-c\n"
+	ix := newSrcIndex([]byte(src))
+	n := &yaml.Node{Kind: yaml.ScalarNode, Line: 1, Column: 4, Value: "abc"}
+	offs, exact := ix.scalarOffsets(n, 0)
+	if exact {
+		t.Fatal("a value unlike the source must not decode exactly")
+	}
+	if want := []int{3, 5, 7, 8}; !reflect.DeepEqual(offs, want) {
+		t.Errorf("offsets = %v, want %v", offs, want)
+	}
+	mapper := ix.scalarMapper("f", n, 0)
+	if p := mapper(99); p.Line != 1 || p.Column != 9 {
+		t.Errorf("an offset past the end maps to %d:%d, want 1:9", p.Line, p.Column)
+	}
+}
+
+func TestUnparen(t *testing.T) {
+	e, err := ParseExpr("((a))")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := Unparen(e).(*Truthy); !ok {
+		t.Errorf("Unparen gave %T, want *Truthy", Unparen(e))
+	}
+	if Unparen(nil) != nil {
+		t.Error("Unparen(nil) != nil")
 	}
 }
