@@ -23,6 +23,6 @@
 // SourceLine call made before it is shared.
 //
 // Imports: the standard library, github.com/alecthomas/participle/v2,
-// gopkg.in/yaml.v3 and github.com/agnivade/levenshtein only. Nothing in
-// cohortd below dsl; compiler and server import it.
+// gopkg.in/yaml.v3 and github.com/agnivade/levenshtein only — no other
+// cohortd package; compiler and server import dsl.
 package dsl
