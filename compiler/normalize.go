@@ -138,11 +138,7 @@ func simplifyLogic(in []node, and bool) node {
 			}
 		}
 	}
-	if and {
-		terms = mergeAnd(terms)
-	} else {
-		terms = mergeOr(terms)
-	}
+	terms = mergeTerms(terms, and)
 	// Merging may produce constants again.
 	out := terms[:0]
 	for _, t := range terms {
@@ -166,7 +162,7 @@ func simplifyLogic(in []node, and bool) node {
 	return &orNode{terms: out}
 }
 
-// group is the key leaves are merged by: the same source.
+// srcKey groups leaves by source.
 func srcKey(s src) string {
 	if s.days {
 		return "d:" + s.attr
@@ -174,98 +170,272 @@ func srcKey(s src) string {
 	return "a:" + s.attr
 }
 
-// mergeAnd merges, inside one AND:
+// mergeKey is the group a term merges with inside an AND (and) or an OR;
+// "" when it merges with nothing. The rules, inside one AND:
 //   - IN on the same source: intersection of the value sets;
 //   - ranges on the same source: intersection of the bounds;
 //   - IN with a range on the same source: the values inside the range;
 //   - NOT IN on the same source: NOT IN of the union (De Morgan);
-//   - NOT 'x' IN list on the same list: NOT HAS ANY of the union;
-//   - list HAS ALL / 'x' IN list on the same list: HAS ALL of the union;
-//   - x IS NOT NULL when another positive test on x implies it;
-//   - x IS NULL with a positive test on x: false;
-//   - key IN lists: intersection; NOT key IN lists: NOT IN of the union.
-func mergeAnd(terms []node) []node {
-	out := make([]node, 0, len(terms))
-	idx := map[string]int{} // merge key → position in out
-	put := func(key string, n node, merge func(old node) (node, bool)) {
-		if i, ok := idx[key]; ok {
-			if m, ok := merge(out[i]); ok {
-				out[i] = m
-				return
-			}
+//   - NOT 'x' IN list / NOT HAS ANY on the same list: NOT HAS ANY of the union;
+//   - HAS ALL / 'x' IN list on the same list: HAS ALL of the union;
+//   - key IN lists: intersection; NOT key IN lists: NOT IN of the union;
+//
+// and inside one OR:
+//   - IN on the same source: one IN of the union;
+//   - 'x' IN list / HAS ANY on the same list: HAS ANY of the union;
+//   - NOT IN on the same source: NOT IN of the intersection (De Morgan);
+//   - NOT range on the same source: NOT of the intersected range;
+//   - NOT HAS ALL / NOT 'x' IN list on the same list: NOT HAS ALL of the union;
+//   - key IN lists: union; NOT key IN lists: NOT IN of the intersection.
+func mergeKey(t node, and bool) string {
+	switch t := t.(type) {
+	case *keyNode:
+		return "k"
+	case *inNode:
+		return "v" + srcKey(t.s)
+	case *rangeNode:
+		if and {
+			return "v" + srcKey(t.s)
 		}
-		if _, ok := idx[key]; !ok {
-			idx[key] = len(out)
+	case *listNode:
+		if len(t.vals) == 1 || t.all == and {
+			return "l" + t.attr
 		}
-		out = append(out, n)
-	}
-	for _, t := range terms {
-		switch t := t.(type) {
+	case *notNode:
+		switch x := t.x.(type) {
 		case *keyNode:
-			put("k", t, func(old node) (node, bool) {
-				o := old.(*keyNode)
-				return &keyNode{attr: t.attr, ids: intersectSorted(o.ids, t.ids)}, true
-			})
+			return "nk"
 		case *inNode:
-			put("v"+srcKey(t.s), t, func(old node) (node, bool) {
-				switch o := old.(type) {
-				case *inNode:
-					return &inNode{s: t.s, vals: intersectVals(o.vals, t.vals)}, true
-				case *rangeNode:
-					return filterIn(t, o)
-				}
-				return nil, false
-			})
+			return "n" + srcKey(x.s)
 		case *rangeNode:
-			put("v"+srcKey(t.s), t, func(old node) (node, bool) {
-				switch o := old.(type) {
-				case *inNode:
-					return filterIn(o, t)
-				case *rangeNode:
-					return intersectRanges(o, t)
-				}
-				return nil, false
-			})
+			if !and {
+				return "nr" + srcKey(x.s)
+			}
 		case *listNode:
-			if !t.all && len(t.vals) > 1 {
-				out = append(out, t)
-				continue
+			if len(x.vals) == 1 || x.all != and {
+				return "nl" + x.attr
 			}
-			put("l"+t.attr, t, func(old node) (node, bool) {
-				o := old.(*listNode)
-				return &listNode{attr: t.attr, vals: unionStrings(o.vals, t.vals), all: true}, true
-			})
-		case *notNode:
-			switch x := t.x.(type) {
-			case *keyNode:
-				put("nk", t, func(old node) (node, bool) {
-					o := old.(*notNode).x.(*keyNode)
-					return &notNode{x: &keyNode{attr: x.attr, ids: sortedUnique(append(slices.Clone(o.ids), x.ids...))}}, true
-				})
-				continue
-			case *inNode:
-				put("n"+srcKey(x.s), t, func(old node) (node, bool) {
-					o := old.(*notNode).x.(*inNode)
-					return &notNode{x: &inNode{s: x.s, vals: unionVals(o.vals, x.vals)}}, true
-				})
-				continue
-			case *listNode:
-				if !x.all || len(x.vals) == 1 {
-					put("nl"+x.attr, t, func(old node) (node, bool) {
-						o := old.(*notNode).x.(*listNode)
-						return &notNode{x: &listNode{attr: x.attr, vals: unionStrings(o.vals, x.vals)}}, true
-					})
-					continue
-				}
-			}
-			out = append(out, t)
-		default:
-			out = append(out, t)
 		}
 	}
-	// Existence: implied by a positive leaf, contradicted by IS NULL.
+	return ""
+}
+
+// mergeTerms merges the terms of one AND (and) or OR by mergeKey; a merged
+// group takes the place of its first member.
+func mergeTerms(terms []node, and bool) []node {
+	keys := make([]string, 0, len(terms))
+	out := make([]node, 0, len(terms))
+	groups := map[string][]node{}
+	for _, t := range terms {
+		k := mergeKey(t, and)
+		if k != "" {
+			if _, ok := groups[k]; !ok {
+				keys = append(keys, k)
+				out = append(out, nil)
+			}
+			groups[k] = append(groups[k], t)
+			continue
+		}
+		keys = append(keys, "")
+		out = append(out, t)
+	}
+	final := make([]node, 0, len(out))
+	for i, t := range out {
+		if t != nil {
+			final = append(final, t)
+			continue
+		}
+		final = append(final, combine(groups[keys[i]], and)...)
+	}
+	if and {
+		final = existence(subtract(final))
+	}
+	return final
+}
+
+// subtract folds `x IN A AND NOT x IN B` into `x IN A \ B` (likewise for
+// key lists) inside an AND: a member of A is not NULL, so the negation only
+// removes B's values.
+func subtract(terms []node) []node {
+	idx := map[string]int{}
+	for i, t := range terms {
+		switch t := t.(type) {
+		case *inNode:
+			idx["v"+srcKey(t.s)] = i
+		case *keyNode:
+			idx["k"] = i
+		}
+	}
+	if len(idx) == 0 {
+		return terms
+	}
+	out := slices.Clone(terms)
+	drop := make([]bool, len(out))
+	for i, t := range out {
+		n, ok := t.(*notNode)
+		if !ok {
+			continue
+		}
+		switch x := n.x.(type) {
+		case *inNode:
+			j, ok := idx["v"+srcKey(x.s)]
+			if !ok {
+				continue
+			}
+			gone := make(map[any]bool, len(x.vals))
+			for _, v := range x.vals {
+				gone[v] = true
+			}
+			in := out[j].(*inNode)
+			out[j] = &inNode{s: in.s, vals: slices.DeleteFunc(slices.Clone(in.vals), func(v any) bool { return gone[v] })}
+			drop[i] = true
+		case *keyNode:
+			j, ok := idx["k"]
+			if !ok {
+				continue
+			}
+			gone := make(map[string]bool, len(x.ids))
+			for _, v := range x.ids {
+				gone[v] = true
+			}
+			k := out[j].(*keyNode)
+			out[j] = &keyNode{attr: k.attr, ids: slices.DeleteFunc(slices.Clone(k.ids), func(v string) bool { return gone[v] })}
+			drop[i] = true
+		}
+	}
+	final := out[:0]
+	for i, t := range out {
+		if !drop[i] {
+			final = append(final, t)
+		}
+	}
+	return final
+}
+
+// combine merges one group of mergeTerms.
+func combine(g []node, and bool) []node {
+	if len(g) == 1 {
+		return g
+	}
+	switch first := g[0].(type) {
+	case *keyNode:
+		lists := make([][]string, len(g))
+		for i, t := range g {
+			lists[i] = t.(*keyNode).ids
+		}
+		return []node{&keyNode{attr: first.attr, ids: setOp(lists, and)}}
+	case *listNode:
+		var vals []string
+		for _, t := range g {
+			vals = append(vals, t.(*listNode).vals...)
+		}
+		return []node{&listNode{attr: first.attr, vals: uniqueStrings(vals), all: and}}
+	case *inNode, *rangeNode:
+		return combineValues(g, and)
+	case *notNode:
+		switch x := first.x.(type) {
+		case *keyNode:
+			lists := make([][]string, len(g))
+			for i, t := range g {
+				lists[i] = t.(*notNode).x.(*keyNode).ids
+			}
+			return []node{&notNode{x: &keyNode{attr: x.attr, ids: setOp(lists, !and)}}}
+		case *inNode:
+			lists := make([][]any, len(g))
+			for i, t := range g {
+				lists[i] = t.(*notNode).x.(*inNode).vals
+			}
+			return []node{&notNode{x: &inNode{s: x.s, vals: valSetOp(lists, !and)}}}
+		case *rangeNode:
+			var rs []node
+			for _, t := range g {
+				rs = append(rs, t.(*notNode).x)
+			}
+			var out []node
+			for _, r := range intersectAll(rs) {
+				out = append(out, &notNode{x: r})
+			}
+			return out
+		case *listNode:
+			var vals []string
+			for _, t := range g {
+				vals = append(vals, t.(*notNode).x.(*listNode).vals...)
+			}
+			return []node{&notNode{x: &listNode{attr: x.attr, vals: uniqueStrings(vals), all: !and}}}
+		}
+	}
+	return g
+}
+
+// combineValues merges IN lists (and, in an AND, ranges) on one source.
+func combineValues(g []node, and bool) []node {
+	var ins [][]any
+	var ranges []node
+	var s src
+	for _, t := range g {
+		switch t := t.(type) {
+		case *inNode:
+			ins = append(ins, t.vals)
+			s = t.s
+		case *rangeNode:
+			ranges = append(ranges, t)
+		}
+	}
+	if !and {
+		return []node{&inNode{s: s, vals: valSetOp(ins, false)}}
+	}
+	ranges = intersectAll(ranges)
+	if len(ins) == 0 {
+		return ranges
+	}
+	in := &inNode{s: s, vals: valSetOp(ins, true)}
+	out := []node{in}
+	for _, r := range ranges {
+		rn, ok := r.(*rangeNode)
+		if !ok {
+			out = append(out, r) // a folded range (false / exists)
+			continue
+		}
+		if f, ok := filterIn(in, rn); ok {
+			in = f.(*inNode)
+			out[0] = in
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// intersectAll intersects ranges on one source as far as their bounds are
+// comparable (absolute and relative-to-now bounds are kept apart).
+func intersectAll(rs []node) []node {
+	var out []node
+	for _, r := range rs {
+		merged := false
+		for i, o := range out {
+			or, ok1 := o.(*rangeNode)
+			rr, ok2 := r.(*rangeNode)
+			if !ok1 || !ok2 {
+				continue
+			}
+			if m, ok := intersectRanges(or, rr); ok {
+				out[i] = m
+				merged = true
+				break
+			}
+		}
+		if !merged {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// existence drops `x IS NOT NULL` implied by another positive test on x in
+// an AND, and turns `x IS NULL` with a positive test on x into false.
+func existence(terms []node) []node {
 	positive := map[string]bool{}
-	for _, t := range out {
+	for _, t := range terms {
 		switch t := t.(type) {
 		case *existsNode:
 		case *cmpNode:
@@ -277,8 +447,8 @@ func mergeAnd(terms []node) []node {
 			}
 		}
 	}
-	final := out[:0]
-	for _, t := range out {
+	out := terms[:0]
+	for _, t := range terms {
 		switch t := t.(type) {
 		case *existsNode:
 			if positive[t.attr] {
@@ -289,91 +459,7 @@ func mergeAnd(terms []node) []node {
 				return []node{falseNode}
 			}
 		}
-		final = append(final, t)
-	}
-	return final
-}
-
-// mergeOr merges, inside one OR:
-//   - IN on the same source: one IN of the union;
-//   - 'x' IN list / HAS ANY on the same list: HAS ANY of the union;
-//   - NOT IN on the same source: NOT IN of the intersection (De Morgan);
-//   - NOT range on the same source: NOT of the intersected range;
-//   - NOT HAS ALL on the same list: NOT HAS ALL of the union;
-//   - key IN lists: union; NOT key IN lists: NOT IN of the intersection.
-func mergeOr(terms []node) []node {
-	out := make([]node, 0, len(terms))
-	idx := map[string]int{}
-	put := func(key string, n node, merge func(old node) (node, bool)) {
-		if i, ok := idx[key]; ok {
-			if m, ok := merge(out[i]); ok {
-				out[i] = m
-				return
-			}
-			out = append(out, n)
-			return
-		}
-		idx[key] = len(out)
-		out = append(out, n)
-	}
-	for _, t := range terms {
-		switch t := t.(type) {
-		case *keyNode:
-			put("k", t, func(old node) (node, bool) {
-				o := old.(*keyNode)
-				return &keyNode{attr: t.attr, ids: sortedUnique(append(slices.Clone(o.ids), t.ids...))}, true
-			})
-		case *inNode:
-			put("v"+srcKey(t.s), t, func(old node) (node, bool) {
-				o := old.(*inNode)
-				return &inNode{s: t.s, vals: unionVals(o.vals, t.vals)}, true
-			})
-		case *listNode:
-			if t.all && len(t.vals) > 1 {
-				out = append(out, t)
-				continue
-			}
-			put("l"+t.attr, t, func(old node) (node, bool) {
-				o := old.(*listNode)
-				return &listNode{attr: t.attr, vals: unionStrings(o.vals, t.vals)}, true
-			})
-		case *notNode:
-			switch x := t.x.(type) {
-			case *keyNode:
-				put("nk", t, func(old node) (node, bool) {
-					o := old.(*notNode).x.(*keyNode)
-					return &notNode{x: &keyNode{attr: x.attr, ids: intersectSorted(o.ids, x.ids)}}, true
-				})
-				continue
-			case *inNode:
-				put("n"+srcKey(x.s), t, func(old node) (node, bool) {
-					o := old.(*notNode).x.(*inNode)
-					return &notNode{x: &inNode{s: x.s, vals: intersectVals(o.vals, x.vals)}}, true
-				})
-				continue
-			case *rangeNode:
-				put("r"+srcKey(x.s), t, func(old node) (node, bool) {
-					o := old.(*notNode).x.(*rangeNode)
-					m, ok := intersectRanges(o, x)
-					if !ok {
-						return nil, false
-					}
-					return &notNode{x: m}, true
-				})
-				continue
-			case *listNode:
-				if x.all || len(x.vals) == 1 {
-					put("nl"+x.attr, t, func(old node) (node, bool) {
-						o := old.(*notNode).x.(*listNode)
-						return &notNode{x: &listNode{attr: x.attr, vals: unionStrings(o.vals, x.vals), all: true}}, true
-					})
-					continue
-				}
-			}
-			out = append(out, t)
-		default:
-			out = append(out, t)
-		}
+		out = append(out, t)
 	}
 	return out
 }
@@ -487,52 +573,59 @@ func inRange(v any, r *rangeNode) bool {
 	return false
 }
 
-// valEq compares two leaf values (floats by ==, so -0 equals 0).
-func valEq(a, b any) bool {
-	if fa, ok := a.(float64); ok {
-		fb, ok := b.(float64)
-		return ok && fa == fb && !math.IsNaN(fa)
+// valSetOp returns the intersection (and) or union of value lists, in
+// order of first appearance. Floats compare by == (so -0 equals 0).
+func valSetOp(lists [][]any, and bool) []any {
+	count := map[any]int{}
+	var order []any
+	for _, l := range lists {
+		seen := map[any]bool{}
+		for _, v := range l {
+			if seen[v] {
+				continue
+			}
+			seen[v] = true
+			if count[v] == 0 {
+				order = append(order, v)
+			}
+			count[v]++
+		}
 	}
-	return a == b
-}
-
-func unionVals(a, b []any) []any {
-	out := slices.Clone(a)
-	for _, v := range b {
-		if !slices.ContainsFunc(out, func(x any) bool { return valEq(x, v) }) {
+	out := make([]any, 0, len(order))
+	for _, v := range order {
+		if !and || count[v] == len(lists) {
 			out = append(out, v)
 		}
 	}
 	return out
 }
 
-func intersectVals(a, b []any) []any {
-	var out []any
-	for _, v := range a {
-		if slices.ContainsFunc(b, func(x any) bool { return valEq(x, v) }) &&
-			!slices.ContainsFunc(out, func(x any) bool { return valEq(x, v) }) {
+// setOp returns the sorted intersection (and) or union of string lists.
+func setOp(lists [][]string, and bool) []string {
+	count := map[string]int{}
+	for _, l := range lists {
+		for _, v := range uniqueStrings(l) {
+			count[v]++
+		}
+	}
+	out := make([]string, 0, len(count))
+	for v, c := range count {
+		if !and || c == len(lists) {
 			out = append(out, v)
 		}
 	}
+	slices.Sort(out)
 	return out
 }
 
-func unionStrings(a, b []string) []string {
-	out := slices.Clone(a)
-	for _, v := range b {
-		if !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// intersectSorted intersects two sorted, unique string lists.
-func intersectSorted(a, b []string) []string {
-	var out []string
-	for _, v := range a {
-		if _, ok := slices.BinarySearch(b, v); ok {
-			out = append(out, v)
+// uniqueStrings drops repeated strings, keeping the first of each.
+func uniqueStrings(ss []string) []string {
+	seen := make(map[string]bool, len(ss))
+	out := make([]string, 0, len(ss))
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
 		}
 	}
 	return out
