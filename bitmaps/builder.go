@@ -2,6 +2,7 @@ package bitmaps
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -18,6 +19,7 @@ type Builder struct {
 	users  userDict // staging ids: insertion order
 	stages []stage
 	sorted bool // user_ids arrived in ascending order so far
+	vals   []any
 }
 
 // NewBuilder returns a Builder for schema.
@@ -50,11 +52,7 @@ func (b *Builder) Add(userID string, row Row) error {
 	if len(row) != len(b.schema) {
 		return fmt.Errorf("user %q: %w: got %d values, want %d", userID, ErrRowLength, len(row), len(b.schema))
 	}
-	if _, dup := b.users.lookup(userID); dup {
-		return fmt.Errorf("user %q: %w", userID, ErrDuplicateUser)
-	}
-	var small [16]any
-	vals := small[:0]
+	vals := b.vals[:0]
 	for i, v := range row {
 		nv, err := normalize(b.schema[i], v)
 		if err != nil {
@@ -62,15 +60,22 @@ func (b *Builder) Add(userID string, row Row) error {
 		}
 		vals = append(vals, nv)
 	}
-	if n := b.users.n(); n > 0 && b.sorted && b.users.str(uint32(n-1)) > userID {
-		b.sorted = false
-	}
-	if _, err := b.users.add(userID); err != nil {
+	n := b.users.n()
+	_, added, err := b.users.lookupOrAdd(userID)
+	switch {
+	case err != nil:
 		return fmt.Errorf("cannot add user %q: %w", userID, err)
+	case !added:
+		return fmt.Errorf("user %q: %w", userID, ErrDuplicateUser)
+	}
+	if n > 0 && b.sorted && b.users.str(uint32(n-1)) > userID {
+		b.sorted = false
 	}
 	for i, v := range vals {
 		b.stages[i].add(v)
 	}
+	clear(vals)
+	b.vals = vals
 	return nil
 }
 
@@ -93,14 +98,19 @@ func (b *Builder) Build() *Index {
 		users.arena = append(users.arena, b.users.bytesOf(old)...)
 		users.offs = append(users.offs, uint32(len(users.arena)))
 	}
-	b.users = userDict{}
-	users.rebuild(func(yield func(uint32) bool) {
-		for id := range uint32(n) {
-			if !yield(id) {
-				return
-			}
+	// The hash table stays valid (hashes depend on the strings only): map
+	// its staging ids to the new ids.
+	inv := make([]uint32, n)
+	for id, old := range perm {
+		inv[old] = uint32(id)
+	}
+	users.ctrl, users.table, users.used, users.live = b.users.ctrl, b.users.table, b.users.used, b.users.live
+	for i, c := range users.ctrl {
+		if c >= 0x80 {
+			users.table[i] = inv[users.table[i]]
 		}
-	})
+	}
+	b.users = userDict{}
 	ix.users = users
 	ix.live = roaring.New()
 	ix.live.AddRange(0, uint64(n))
@@ -118,25 +128,25 @@ func (b *Builder) Build() *Index {
 	return ix
 }
 
-// sortByUserID sorts staging ids by their user_id bytes, comparing an 8-byte
-// big-endian prefix first.
+// sortByUserID sorts staging ids by their user_id bytes, comparing a 16-byte
+// big-endian prefix first (most user_ids differ within it).
 func sortByUserID(d *userDict, ids []uint32) {
 	type ent struct {
-		prefix uint64
+		hi, lo uint64
 		id     uint32
 	}
 	ents := make([]ent, len(ids))
 	for i, id := range ids {
-		var p [8]byte
+		var p [16]byte
 		copy(p[:], d.bytesOf(id))
-		ents[i] = ent{binary.BigEndian.Uint64(p[:]), id}
+		ents[i] = ent{binary.BigEndian.Uint64(p[:8]), binary.BigEndian.Uint64(p[8:]), id}
 	}
 	slices.SortFunc(ents, func(a, b ent) int {
-		switch {
-		case a.prefix < b.prefix:
-			return -1
-		case a.prefix > b.prefix:
-			return 1
+		if c := cmp.Compare(a.hi, b.hi); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.lo, b.lo); c != 0 {
+			return c
 		}
 		return bytes.Compare(d.bytesOf(a.id), d.bytesOf(b.id))
 	})

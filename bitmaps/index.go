@@ -189,12 +189,12 @@ func (ix *Index) Set(userID, field string, v any) (uint32, error) {
 // idFor returns the id of userID, assigning a new one if needed. Caller
 // holds the write lock.
 func (ix *Index) idFor(userID string) (uint32, error) {
-	if id, ok := ix.users.lookup(userID); ok {
-		return id, nil
-	}
-	id, err := ix.users.add(userID)
+	id, added, err := ix.users.lookupOrAdd(userID)
 	if err != nil {
 		return 0, fmt.Errorf("cannot add user %q: %w", userID, err)
+	}
+	if !added {
+		return id, nil
 	}
 	for _, c := range ix.cols {
 		c.grow(int(id) + 1)

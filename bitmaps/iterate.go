@@ -16,10 +16,11 @@ const iterChunk = 256
 //
 // Iterate reads in chunks and does not hold the lock while fn runs, so fn
 // may call the Index (even write to it) and writers are not blocked by a
-// slow consumer. Each chunk resumes after the last user_id delivered, so
-// the order stays strictly ascending while the index changes: a user
-// inserted or deleted meanwhile is seen or not depending on timing, and no
-// user is delivered twice.
+// slow consumer. Each chunk resumes after the last user_id of the previous
+// one, so the order stays strictly ascending while the index changes: no
+// user is delivered twice, a user deleted before its turn is not delivered,
+// and a user inserted meanwhile is delivered or not depending on timing
+// (always when its user_id sorts after the chunk being delivered).
 func (ix *Index) Iterate(b *roaring.Bitmap, afterUserID string, fn func(id uint32, userID string) bool) {
 	if b == nil {
 		return
@@ -36,8 +37,12 @@ func (ix *Index) Iterate(b *roaring.Bitmap, afterUserID string, fn func(id uint3
 		ix.collect(b, cursor, started, iterChunk, func(id uint32, s string) {
 			buf = append(buf, member{id, strings.Clone(s)})
 		})
+		ver := ix.version.Load()
 		ix.mu.RUnlock()
 		for _, m := range buf {
+			if ix.version.Load() != ver && !ix.isLive(m.id) {
+				continue // deleted since the chunk was collected
+			}
 			if !fn(m.id, m.user) {
 				return
 			}
@@ -125,6 +130,12 @@ func (ix *Index) firstBaseAfter(cursor string) uint32 {
 		}
 	}
 	return best
+}
+
+func (ix *Index) isLive(id uint32) bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.live.Contains(id)
 }
 
 // nextLive returns the smallest live id in [from, to).

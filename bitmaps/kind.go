@@ -48,7 +48,8 @@ func (s Schema) Validate() error {
 }
 
 // normalize checks v against the field's kind and returns the stored form:
-// nil (NULL), string, int64, float64, bool or a non-empty []string (a copy).
+// nil (NULL), string, int64, float64, bool or a non-empty []string (the
+// caller's slice: columns intern its values and do not keep it).
 // Besides the Row types it accepts int and int32 for numbers, float32 for
 // KindFloat, ints for KindFloat, and time.Time for KindTime. An empty list is
 // NULL. NaN and ±Inf are rejected.
@@ -61,13 +62,13 @@ func normalize(f Field, v any) (any, error) {
 	}
 	switch f.Kind {
 	case KindString:
-		if s, ok := v.(string); ok {
-			return s, nil
+		if _, ok := v.(string); ok {
+			return v, nil // already canonical: no re-boxing
 		}
 	case KindInt, KindTime:
 		switch x := v.(type) {
 		case int64:
-			return x, nil
+			return v, nil
 		case int:
 			return int64(x), nil
 		case int32:
@@ -81,6 +82,9 @@ func normalize(f Field, v any) (any, error) {
 		var x float64
 		switch y := v.(type) {
 		case float64:
+			if y != 0 && !math.IsNaN(y) && !math.IsInf(y, 0) {
+				return v, nil
+			}
 			x = y
 		case float32:
 			x = float64(y)
@@ -101,8 +105,8 @@ func normalize(f Field, v any) (any, error) {
 		}
 		return x, nil
 	case KindBool:
-		if b, ok := v.(bool); ok {
-			return b, nil
+		if _, ok := v.(bool); ok {
+			return v, nil
 		}
 	case KindStringList:
 		if l, ok := v.([]string); ok {
@@ -112,7 +116,7 @@ func normalize(f Field, v any) (any, error) {
 			if len(l) > maxListLen {
 				return bad(ErrListTooLong)
 			}
-			return append([]string(nil), l...), nil
+			return l, nil // interned at once, never retained
 		}
 	default:
 		return bad(ErrUnknownKind)

@@ -107,7 +107,11 @@ func (c *numCol) size() (int, int) {
 
 // bucketOf returns the bucket holding key k.
 func (c *numCol) bucketOf(k uint64) int {
-	return sort.Search(len(c.lows), func(i int) bool { return c.lows[i] > k }) - 1
+	i, found := slices.BinarySearch(c.lows, k)
+	if found {
+		return i
+	}
+	return i - 1 // lows[0] == 0, so i >= 1 here
 }
 
 // hiOf is the largest key of bucket i.

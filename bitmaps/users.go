@@ -10,20 +10,23 @@ import (
 // userDict maps user_id strings to dense uint32 ids and back without a Go
 // map: the strings live in one byte arena (no per-user allocation, nothing
 // for the garbage collector to scan) and an open-addressing table of ids
-// finds them by hash. About 4 (offset) + ~7 (table) bytes per user plus the
-// id's bytes. Not safe for concurrent use; the Index guards it.
+// finds them by hash, with a control byte per slot (7 bits of the hash) so
+// that probing rarely touches the arena. About 4 (offset) + 5-10 (table)
+// bytes per user plus the id's bytes. Not safe for concurrent use; the Index
+// guards it.
 type userDict struct {
 	arena []byte
 	offs  []uint32 // len = ids+1; id i is arena[offs[i]:offs[i+1]]
-	table []uint32 // 0 empty, 1 deleted, id+2
+	ctrl  []uint8  // per slot: ctrlEmpty, ctrlDeleted or 0x80|7 hash bits
+	table []uint32 // per slot: id
 	used  int      // non-empty slots (live + deleted)
 	live  int
 	seed  maphash.Seed
 }
 
 const (
-	slotEmpty   = 0
-	slotDeleted = 1
+	ctrlEmpty   = 0
+	ctrlDeleted = 1
 	maxArena    = math.MaxUint32
 )
 
@@ -45,49 +48,85 @@ func (d *userDict) str(id uint32) string {
 	return unsafeString(b)
 }
 
-func (d *userDict) hash(s string) uint64 { return maphash.String(d.seed, s) }
+func (d *userDict) hash(s string) (h uint64, tag uint8) {
+	h = maphash.String(d.seed, s)
+	return h, 0x80 | uint8(h>>57)
+}
 
-// lookup returns the id of s.
-func (d *userDict) lookup(s string) (uint32, bool) {
+// find returns the slot holding s, or -1 and the first free slot to insert
+// it into.
+func (d *userDict) find(s string) (slot, free int) {
+	free = -1
 	if len(d.table) == 0 {
-		return 0, false
+		return -1, -1
 	}
+	h, tag := d.hash(s)
 	mask := uint64(len(d.table) - 1)
-	for i := d.hash(s) & mask; ; i = (i + 1) & mask {
-		e := d.table[i]
-		switch {
-		case e == slotEmpty:
-			return 0, false
-		case e != slotDeleted && d.str(e-2) == s:
-			return e - 2, true
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch c := d.ctrl[i]; {
+		case c == ctrlEmpty:
+			if free < 0 {
+				free = int(i)
+			}
+			return -1, free
+		case c == ctrlDeleted:
+			if free < 0 {
+				free = int(i)
+			}
+		case c == tag && d.str(d.table[i]) == s:
+			return int(i), free
 		}
 	}
 }
 
-// add appends s as a new id (the caller made sure it is not present).
-func (d *userDict) add(s string) (uint32, error) {
-	id := d.n()
-	if id >= math.MaxUint32-2 {
-		return 0, ErrIndexFull
+// lookup returns the id of s.
+func (d *userDict) lookup(s string) (uint32, bool) {
+	slot, _ := d.find(s)
+	if slot < 0 {
+		return 0, false
 	}
-	if uint64(len(d.arena))+uint64(len(s)) > maxArena {
-		return 0, ErrIndexFull
-	}
-	d.arena = append(d.arena, s...)
-	d.offs = append(d.offs, uint32(len(d.arena)))
-	d.insert(uint32(id))
-	d.live++
-	return uint32(id), nil
+	return d.table[slot], true
 }
 
+// lookupOrAdd returns the id of s, appending it as a new id if absent.
+func (d *userDict) lookupOrAdd(s string) (id uint32, added bool, err error) {
+	slot, free := d.find(s)
+	if slot >= 0 {
+		return d.table[slot], false, nil
+	}
+	if n := d.n(); n >= math.MaxUint32-2 {
+		return 0, false, ErrIndexFull
+	}
+	if uint64(len(d.arena))+uint64(len(s)) > maxArena {
+		return 0, false, ErrIndexFull
+	}
+	id = uint32(d.n())
+	d.arena = append(d.arena, s...)
+	d.offs = append(d.offs, uint32(len(d.arena)))
+	if free < 0 || (d.used+1)*4 > len(d.table)*3 {
+		d.insert(id) // grows the table
+	} else {
+		if d.ctrl[free] == ctrlEmpty {
+			d.used++
+		}
+		_, d.ctrl[free] = d.hash(s)
+		d.table[free] = id
+	}
+	d.live++
+	return id, true, nil
+}
+
+// insert puts id (whose string is in the arena and not in the table) into
+// the table, growing it when 3/4 full.
 func (d *userDict) insert(id uint32) {
 	if (d.used+1)*4 > len(d.table)*3 {
-		d.rehash(max(16, nextPow2((d.live+1)*2)))
+		d.rehash(max(16, nextPow2((d.live+1)*3/2+1))) // load <= 2/3 after
 	}
+	h, tag := d.hash(d.str(id))
 	mask := uint64(len(d.table) - 1)
-	for i := d.hash(d.str(id)) & mask; ; i = (i + 1) & mask {
-		if d.table[i] == slotEmpty {
-			d.table[i] = id + 2
+	for i := h & mask; ; i = (i + 1) & mask {
+		if d.ctrl[i] == ctrlEmpty {
+			d.ctrl[i], d.table[i] = tag, id
 			d.used++
 			return
 		}
@@ -96,17 +135,19 @@ func (d *userDict) insert(id uint32) {
 
 // rehash rebuilds the table with size slots, dropping deleted markers.
 func (d *userDict) rehash(size int) {
-	old := d.table
-	d.table = make([]uint32, size)
+	oldCtrl, oldTable := d.ctrl, d.table
+	d.ctrl, d.table = make([]uint8, size), make([]uint32, size)
 	d.used = 0
 	mask := uint64(size - 1)
-	for _, e := range old {
-		if e < 2 {
+	for j, c := range oldCtrl {
+		if c < 0x80 {
 			continue
 		}
-		for i := d.hash(d.str(e-2)) & mask; ; i = (i + 1) & mask {
-			if d.table[i] == slotEmpty {
-				d.table[i] = e
+		id := oldTable[j]
+		h, _ := d.hash(d.str(id))
+		for i := h & mask; ; i = (i + 1) & mask {
+			if d.ctrl[i] == ctrlEmpty {
+				d.ctrl[i], d.table[i] = c, id
 				d.used++
 				break
 			}
@@ -117,18 +158,11 @@ func (d *userDict) rehash(size int) {
 // remove forgets id: its slot becomes a deleted marker and its bytes in the
 // arena are zeroed (erasure), so str(id) no longer returns the user_id.
 func (d *userDict) remove(id uint32) {
-	s := d.str(id)
-	mask := uint64(len(d.table) - 1)
-	for i := d.hash(s) & mask; ; i = (i + 1) & mask {
-		e := d.table[i]
-		if e == slotEmpty {
-			return
-		}
-		if e == id+2 {
-			d.table[i] = slotDeleted
-			break
-		}
+	slot, _ := d.find(d.str(id))
+	if slot < 0 || d.table[slot] != id {
+		return
 	}
+	d.ctrl[slot] = ctrlDeleted
 	clear(d.bytesOf(id))
 	d.live--
 }
@@ -136,21 +170,19 @@ func (d *userDict) remove(id uint32) {
 // rebuild recreates the table for the given live ids (after a permutation or
 // a snapshot load).
 func (d *userDict) rebuild(live func(yield func(uint32) bool)) {
-	d.table = nil
-	d.used = 0
-	d.live = 0
 	var ids []uint32
 	for id := range live {
 		ids = append(ids, id)
 	}
-	d.rehash(max(16, nextPow2(len(ids)*2)))
+	d.ctrl, d.table, d.used = nil, nil, 0
+	d.rehash(max(16, nextPow2(len(ids)*3/2+1)))
+	d.live = len(ids)
 	for _, id := range ids {
 		d.insert(id)
 	}
-	d.live = len(ids)
 }
 
-func (d *userDict) bytes() int { return cap(d.arena) + 4*cap(d.offs) + 4*cap(d.table) }
+func (d *userDict) bytes() int { return cap(d.arena) + 4*cap(d.offs) + 5*cap(d.table) }
 
 func nextPow2(n int) int {
 	p := 1
