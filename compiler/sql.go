@@ -1,7 +1,9 @@
 package compiler
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -82,7 +84,7 @@ func sqlValue(v any) string {
 	case int64:
 		return strconv.FormatInt(v, 10)
 	case float64:
-		return exprFloat(v)
+		return sqlFloat(v)
 	}
 	return "NULL"
 }
@@ -132,9 +134,15 @@ func (g *sqlGen) node(n node, _ int) string {
 		}
 		c := g.col(n.s.attr, n.s.typ)
 		if n.s.typ == dsl.TypeFloat {
+			// Not IN: ClickHouse hashes float IN sets by bits (and rewrites
+			// chains of = into IN), so -0 would miss 0. Zero is a range.
 			eqs := make([]string, len(n.vals))
 			for i, v := range n.vals {
-				eqs[i] = c + " = " + sqlValue(v)
+				if v.(float64) == 0 {
+					eqs[i] = "(" + c + " >= 0.0 AND " + c + " <= 0.0)"
+				} else {
+					eqs[i] = c + " = " + sqlValue(v)
+				}
 			}
 			return nullFree(strings.Join(eqs, " OR "))
 		}
@@ -155,14 +163,14 @@ func (g *sqlGen) node(n node, _ int) string {
 				if n.lo.incl {
 					op = " >= "
 				}
-				conds = append(conds, c+op+exprFloat(n.lo.f))
+				conds = append(conds, c+op+sqlFloat(n.lo.f))
 			}
 			if n.hi != nil {
 				op := " < "
 				if n.hi.incl {
 					op = " <= "
 				}
-				conds = append(conds, c+op+exprFloat(n.hi.f))
+				conds = append(conds, c+op+sqlFloat(n.hi.f))
 			}
 		} else {
 			b, ok := resolveInt(n, g.now)
@@ -219,7 +227,7 @@ func (g *sqlGen) node(n node, _ int) string {
 			return nullFree(fmt.Sprintf("length(%s) >= %d AND substring(%s, length(%s) - %d) = %s",
 				c, len(n.pat), c, c, len(n.pat)-1, p))
 		}
-		return nullFree("match(" + c + ", " + p + ")")
+		return nullFree("match(" + c + ", " + SQLString(sqlPattern(n.pat)) + ")")
 	case *cmpNode:
 		l, r := g.cmpSide(n.l), g.cmpSide(n.r)
 		op := cmpOpName(n.op)
@@ -248,14 +256,40 @@ func (g *sqlGen) node(n node, _ int) string {
 	return "0"
 }
 
-// cmpSide is one side of attribute OP attribute; days_since is floor
-// division (intDiv truncates toward zero, so subtract one for a negative
-// remainder).
+// cmpSide is one side of attribute OP attribute. days_since is computed
+// without overflow as floor(now/d) - floor(ts/d) - (now mod d < ts mod d),
+// with floor division built from intDiv and % (both truncate toward zero).
 func (g *sqlGen) cmpSide(s src) string {
 	c := g.col(s.attr, s.typ)
 	if !s.days {
 		return c
 	}
-	d := fmt.Sprintf("(%d - %s)", g.now, c)
-	return fmt.Sprintf("(intDiv(%s, %d) - if(%s %% %d < 0, 1, 0))", d, secondsPerDay, d, secondsPerDay)
+	qn, rn := floorDivMod(g.now, secondsPerDay)
+	neg := fmt.Sprintf("if(%s %% %d < 0, 1, 0)", c, secondsPerDay)
+	div := fmt.Sprintf("(intDiv(%s, %d) - %s)", c, secondsPerDay, neg)
+	mod := fmt.Sprintf("(%s %% %d + %s * %d)", c, secondsPerDay, neg, secondsPerDay)
+	return fmt.Sprintf("(%d - %s - if(%d < %s, 1, 0))", qn, div, rn, mod)
+}
+
+// sqlPattern adapts a Go (RE2) pattern for ClickHouse's match(): `.` must
+// not match a newline (ClickHouse turns dot_nl on), and the group keeps
+// ClickHouse's required-substring prefilter from ignoring flags such as (?i)
+// (18.16 finds no match for '(?i)SAT' in 'Saturday').
+func sqlPattern(p string) string {
+	if i := strings.LastIndex(p, `\Q`); i >= 0 && !strings.Contains(p[i:], `\E`) {
+		p += `\E` // close a quote running to the end before our parenthesis
+	}
+	return "(?-s:" + p + ")"
+}
+
+// sqlFloat prints a float literal ClickHouse reads exactly: decimal for
+// normal numbers (its parser rounds correctly), the IEEE bits for subnormal
+// ones (which its parser rejects).
+func sqlFloat(f float64) string {
+	if f != 0 && math.Abs(f) < 0x1p-1022 {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], math.Float64bits(f))
+		return fmt.Sprintf("reinterpretAsFloat64(unhex('%X'))", b[:])
+	}
+	return exprFloat(f)
 }

@@ -183,10 +183,11 @@ func other(r *rand.Rand, subs []subject, ok func(subject) bool) (subject, bool) 
 }
 
 // Strings exercise quoting, unicode, prefixes and bytes order.
-var Strings = []string{"", "a", "A", "ab", "abc", "b", "ba", "é", "日本", "a'b", `back\slash`, "x y", "-", "mob", "mobile", "Saturday", "a\"b", "ü-ber"}
+var Strings = []string{"", "a", "A", "ab", "abc", "b", "ba", "é", "日本", "a'b", `back\slash`, "x y", "-", "mob", "mobile", "Saturday", "a\"b", "ü-ber", "a\nb", "tab\tx"}
 
 // Patterns are regular expressions (RE2) for MATCHES.
-var Patterns = []string{"^a", "b$", "(?i)^A", "é", "^$", ".", "^.$", "a|b", "[0-9]", "^mob", "(?i)SAT", `\\`, "日"}
+var Patterns = []string{"^a", "b$", "(?i)^A", "é", "^$", ".", "^.$", "a|b", "[0-9]", "^mob", "(?i)SAT", `\\`, "日",
+	"a.b", "^a.*b$", `\Qa.b`, "(?s)a.b", "(?i)sat|^x", `\bmob`, `^\p{L}+$`}
 
 func (g *Gen) strLit(r *rand.Rand, s subject) string {
 	if len(s.values) > 0 {
