@@ -38,7 +38,7 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-func diffSet(t *testing.T) *compiler.Set {
+func diffSet(t testing.TB) *compiler.Set {
 	t.Helper()
 	s, err := compiler.CompileData("diff.yaml", []byte(diffYAML))
 	if err != nil {
