@@ -1,0 +1,190 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/cohortd/cohortd/compiler"
+	"github.com/cohortd/cohortd/dsl"
+)
+
+// route is one endpoint: the role it needs ("" = open) and its handler.
+type route struct {
+	method, path, role string
+	handler            fiber.Handler
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{"GET", "/healthz", "", s.healthz},
+		{"GET", "/readyz", "", s.readyz},
+		{"GET", "/metrics", "", s.metrics.handler},
+		{"GET", "/openapi.json", "", s.openapi},
+		{"GET", "/api/v1/cohorts", RoleRead, s.listCohorts},
+		{"GET", "/api/v1/cohorts/:name", RoleRead, s.getCohort},
+		{"GET", "/api/v1/cohorts/:name/members", RoleExport, s.members},
+		{"GET", "/api/v1/cohorts/:name/stats", RoleRead, s.stats},
+		{"GET", "/api/v1/users/:user_id/cohorts", RoleRead, s.userCohorts},
+		{"POST", "/api/v1/query", RoleRead, s.query},
+		{"POST", "/api/v1/cohorts/validate", RoleRead, s.validate},
+		{"POST", "/api/v1/admin/reload", RoleAdmin, s.reloadHandler},
+		{"POST", "/api/v1/recommendations", RoleRecommend, notImplemented("recommendations")},
+		{"POST", "/api/v1/events", RoleIngest, notImplemented("event ingestion")},
+	}
+}
+
+func (s *Server) newApp() *fiber.App {
+	app := fiber.New(fiber.Config{
+		AppName:               "cohortd",
+		DisableStartupMessage: true,
+		BodyLimit:             s.cfg.MaxBodyBytes,
+		ReadTimeout:           s.cfg.RequestTimeout,
+		IdleTimeout:           2 * time.Minute,
+		ErrorHandler:          s.errorHandler,
+		UnescapePath:          true,
+		CaseSensitive:         true,
+	})
+	app.Use(s.observe, s.recoverer)
+	for _, r := range s.routes() {
+		hs := []fiber.Handler{r.handler}
+		if r.role != "" {
+			hs = []fiber.Handler{s.auth(r.role), r.handler}
+		}
+		app.Add(r.method, r.path, hs...)
+	}
+	return app
+}
+
+// recoverer turns a handler panic into a 500 "internal" answer and a log line.
+func (s *Server) recoverer(c *fiber.Ctx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in handler", "method", c.Method(), "path", c.Path(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = newError(http.StatusInternalServerError, "internal", "internal error")
+		}
+	}()
+	return c.Next()
+}
+
+func notImplemented(what string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		return newError(http.StatusNotImplemented, "not_implemented", "%s is not implemented yet", what)
+	}
+}
+
+func (s *Server) healthz(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+func (s *Server) readyz(c *fiber.Ctx) error {
+	snap := s.snap.Load()
+	if snap == nil {
+		return newError(http.StatusServiceUnavailable, "not_ready", "cohorts are being compiled and the index loaded")
+	}
+	return c.JSON(fiber.Map{"status": "ready", "cohorts": len(snap.set.Cohorts()), "users": snap.ix.Len()})
+}
+
+// ---- request helpers ----
+
+// current returns the running snapshot or a 503 before the first load.
+func (s *Server) current() (*snapshot, error) {
+	snap := s.snap.Load()
+	if snap == nil {
+		return nil, newError(http.StatusServiceUnavailable, "not_ready", "cohorts are being compiled and the index loaded")
+	}
+	return snap, nil
+}
+
+// instant is the evaluation time: as_of when given (RFC 3339), else the clock.
+func (s *Server) instant(asOf string) (time.Time, error) {
+	if asOf == "" {
+		return s.cfg.Clock().UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, asOf)
+	if err != nil {
+		return time.Time{}, newError(http.StatusBadRequest, "invalid_as_of",
+			"as_of must be an RFC 3339 time such as 2026-01-13T12:00:00Z").with("value", asOf)
+	}
+	return t.UTC(), nil
+}
+
+// work bounds a request's evaluation by cfg.RequestTimeout.
+func (s *Server) work(c *fiber.Ctx) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.UserContext(), s.cfg.RequestTimeout)
+}
+
+// cohort looks a cohort up or answers 404 with a suggestion.
+func cohortByName(snap *snapshot, name string) (*compiler.Cohort, error) {
+	if co, ok := snap.set.Cohort(name); ok {
+		return co, nil
+	}
+	names := make([]string, 0, len(snap.set.Cohorts()))
+	for _, co := range snap.set.Cohorts() {
+		names = append(names, co.Name)
+	}
+	e := newError(http.StatusNotFound, "unknown_cohort", "unknown cohort %q", name).with("cohort", name)
+	if sug := dsl.Suggest(name, names); sug != "" {
+		e.Message += fmt.Sprintf(" (did you mean %q?)", sug)
+		e.with("did_you_mean", sug)
+	}
+	return nil, e
+}
+
+// decodeJSON strictly decodes one JSON object: unknown fields, trailing data
+// and type mismatches are 400s naming the field or byte offset.
+func decodeJSON(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return newError(http.StatusBadRequest, "invalid_json", "the request body is empty; send a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			return newError(http.StatusBadRequest, "invalid_json", "unexpected data after the JSON object").
+				with("offset", dec.InputOffset())
+		}
+		return nil
+	}
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return newError(http.StatusBadRequest, "invalid_json", "malformed JSON at byte %d: %s", syn.Offset, syn.Error()).
+			with("offset", syn.Offset)
+	case errors.As(err, &typ):
+		return newError(http.StatusBadRequest, "invalid_json", "field %q must be %s, not %s", typ.Field, jsonType(typ.Type.Kind().String()), typ.Value).
+			with("field", typ.Field).with("offset", typ.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return newError(http.StatusBadRequest, "invalid_json", "the JSON body ends too early").with("offset", len(body))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return newError(http.StatusBadRequest, "unknown_field", "unknown field %q", field).with("field", field)
+	}
+	return newError(http.StatusBadRequest, "invalid_json", "%s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "int", "int64", "uint64", "float64":
+		return "a number"
+	case "bool":
+		return "true or false"
+	case "ptr":
+		return "a value"
+	}
+	return "a " + kind
+}
