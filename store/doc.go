@@ -24,8 +24,8 @@
 //
 // Strings must be valid UTF-8 (an escaped lone surrogate becomes U+FFFD, as
 // with encoding/json). Blank lines are ignored; attributes not in the schema
-// are ignored and counted; an attribute given twice in one object is an
-// error.
+// are ignored and counted; an attribute of the schema (or the key) given
+// twice in one object is an error.
 //
 // store imports only bitmaps and the standard library (plus a gzip reader).
 // It knows nothing of the cohort language.

@@ -178,11 +178,9 @@ type parser struct {
 }
 
 func startParser(ctx context.Context, r io.Reader, key string, schema bitmaps.Schema) *parser {
-	const inFlight = 3
+	const inFlight = 3 // batches, made when first needed
 	p := &parser{out: make(chan *batch, inFlight), free: make(chan *batch, inFlight)}
-	for range inFlight {
-		p.free <- &batch{rows: make([]any, batchRows*len(schema))}
-	}
+	made := 0
 	p.done.Add(1)
 	go func() {
 		defer p.done.Done()
@@ -192,10 +190,15 @@ func startParser(ctx context.Context, r io.Reader, key string, schema bitmaps.Sc
 		width := len(schema)
 		for {
 			var b *batch
-			select {
-			case b = <-p.free:
-			case <-ctx.Done():
-				return
+			if made < inFlight && len(p.free) == 0 {
+				b = &batch{rows: make([]any, batchRows*len(schema))}
+				made++
+			} else {
+				select {
+				case b = <-p.free:
+				case <-ctx.Done():
+					return
+				}
 			}
 			b.n, b.arena, b.unknown = 0, b.arena[:0], b.unknown[:0]
 			d.arena, d.unknown = b.arena, b.unknown
@@ -265,7 +268,7 @@ type lineReader struct {
 }
 
 func newLineReader(r io.Reader, limit int) *lineReader {
-	return &lineReader{r: bufio.NewReaderSize(r, min(1<<20, max(16, limit))), limit: limit}
+	return &lineReader{r: bufio.NewReaderSize(r, min(256<<10, max(16, limit))), limit: limit}
 }
 
 // next returns the next line without its newline. tooLong reports a line
