@@ -92,6 +92,11 @@ func (s *Server) toAPIError(c *fiber.Ctx, err error) *apiError {
 			with("errors", errorItems(list))
 	case errors.Is(err, compiler.ErrUnknownUser):
 		return newError(http.StatusNotFound, "unknown_user", "%s", err.Error())
+	case errors.Is(err, compiler.ErrUnknownCohort):
+		return newError(http.StatusNotFound, "unknown_cohort", "%s", err.Error())
+	case errors.As(err, new(*IndexError)):
+		s.log.Error("reload failed", "err", err)
+		return newError(http.StatusInternalServerError, "index_load_failed", "%s; the running cohorts keep serving", err.Error())
 	case errors.Is(err, ErrReloadInProgress):
 		return newError(http.StatusConflict, "reload_in_progress", "%s", err.Error())
 	case errors.Is(err, context.DeadlineExceeded):

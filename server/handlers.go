@@ -121,7 +121,10 @@ func (s *Server) userCohorts(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"user_id": id, "cohorts": nonNil(names)})
+	return c.JSON(struct {
+		UserID  string   `json:"user_id"`
+		Cohorts []string `json:"cohorts"`
+	}{id, nonNil(names)})
 }
 
 type queryRequest struct {

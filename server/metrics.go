@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -63,7 +64,11 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	if status == fiber.StatusNotFound && (route == "/" || route == "") {
 		route = "unmatched"
 	}
-	s.metrics.latency.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Observe(time.Since(start).Seconds())
+	took := time.Since(start)
+	s.metrics.latency.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Observe(took.Seconds())
+	if s.log.Enabled(c.UserContext(), slog.LevelDebug) {
+		s.log.Debug("request", "method", c.Method(), "path", c.Path(), "route", route, "status", status, "took", took.String())
+	}
 	return nil
 }
 

@@ -52,6 +52,7 @@ func (s *Server) newApp() *fiber.App {
 		ReadTimeout:           s.cfg.RequestTimeout,
 		IdleTimeout:           2 * time.Minute,
 		ErrorHandler:          s.errorHandler,
+		JSONEncoder:           marshalJSON,
 		UnescapePath:          true,
 		CaseSensitive:         true,
 	})
@@ -139,6 +140,18 @@ func cohortByName(snap *snapshot, name string) (*compiler.Cohort, error) {
 		e.with("did_you_mean", sug)
 	}
 	return nil, e
+}
+
+// marshalJSON is encoding/json without HTML escaping ("<" stays "<" in
+// expressions and plans).
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // decodeJSON strictly decodes one JSON object: unknown fields, trailing data
