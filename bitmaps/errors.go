@@ -47,6 +47,9 @@ func (e *FieldError) Error() string {
 	if e.Value == nil {
 		return fmt.Sprintf("field %q (%s): %v", e.Field, e.Kind, e.Err)
 	}
+	if s, ok := e.Value.(string); ok {
+		return fmt.Sprintf("field %q (%s): cannot store string %q: %v", e.Field, e.Kind, s, e.Err)
+	}
 	return fmt.Sprintf("field %q (%s): cannot store %T %v: %v", e.Field, e.Kind, e.Value, e.Value, e.Err)
 }
 

@@ -48,10 +48,20 @@ func NewIndex(schema Schema) *Index {
 }
 
 // Schema returns a copy of the index's schema.
-func (ix *Index) Schema() Schema { return append(Schema(nil), ix.schema...) }
+func (ix *Index) Schema() Schema {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return append(Schema(nil), ix.schema...)
+}
 
 // Field returns the schema field called name.
 func (ix *Index) Field(name string) (Field, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.field(name)
+}
+
+func (ix *Index) field(name string) (Field, bool) {
 	i, ok := ix.byName[name]
 	if !ok {
 		return Field{}, false
@@ -104,13 +114,10 @@ func (ix *Index) Row(id uint32) (Row, bool) {
 // Value returns one field of a live user (nil for NULL, an unknown field or
 // a dead id).
 func (ix *Index) Value(id uint32, field string) any {
-	i, ok := ix.byName[field]
-	if !ok {
-		return nil
-	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	if !ix.live.Contains(id) {
+	i, ok := ix.byName[field]
+	if !ok || !ix.live.Contains(id) {
 		return nil
 	}
 	return ix.cols[i].get(id)
@@ -144,12 +151,12 @@ func (ix *Index) normalizeRow(userID string, row Row) ([]any, error) {
 // Upsert inserts the user or replaces all of its values. The row is checked
 // first: on error nothing changes.
 func (ix *Index) Upsert(userID string, row Row) (uint32, error) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
 	vals, err := ix.normalizeRow(userID, row)
 	if err != nil {
 		return 0, err
 	}
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
 	id, err := ix.idFor(userID)
 	if err != nil {
 		return 0, err
@@ -167,6 +174,8 @@ func (ix *Index) Set(userID, field string, v any) (uint32, error) {
 	if userID == "" {
 		return 0, ErrEmptyUserID
 	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
 	i, ok := ix.byName[field]
 	if !ok {
 		return 0, fmt.Errorf("field %q: %w", field, ErrUnknownField)
@@ -175,8 +184,6 @@ func (ix *Index) Set(userID, field string, v any) (uint32, error) {
 	if err != nil {
 		return 0, fmt.Errorf("user %q: %w", userID, err)
 	}
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
 	id, err := ix.idFor(userID)
 	if err != nil {
 		return 0, err

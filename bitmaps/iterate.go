@@ -50,7 +50,11 @@ func (ix *Index) Iterate(b *roaring.Bitmap, afterUserID string, fn func(id uint3
 		if len(buf) < iterChunk {
 			return
 		}
-		cursor, started = buf[len(buf)-1].user, true
+		last := buf[len(buf)-1].user
+		if started && last <= cursor {
+			return // cannot happen with a sane index; never loop
+		}
+		cursor, started = last, true
 	}
 }
 

@@ -282,14 +282,26 @@ func (s *snapReader) u64s(n int) []uint64 {
 	return out
 }
 
-// bitmap reads a bitmap whose ids must be below ids.
-func (s *snapReader) bitmap(ids int) *roaring.Bitmap {
+// bitmap reads a bitmap whose ids must be below ids. The checksum comes at
+// the end, so each bitmap is validated (and a roaring panic on malformed
+// containers recovered) before anything uses it.
+func (s *snapReader) bitmap(ids int) (b *roaring.Bitmap) {
 	data := s.bytes(1 << 40)
-	b := roaring.New()
+	b = roaring.New()
 	if s.err != nil {
 		return b
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			s.fail("bitmap: %v", r)
+			b = roaring.New()
+		}
+	}()
 	if err := b.UnmarshalBinary(data); err != nil {
+		s.fail("bitmap: %v", err)
+		return roaring.New()
+	}
+	if err := b.Validate(); err != nil {
 		s.fail("bitmap: %v", err)
 		return roaring.New()
 	}
@@ -416,6 +428,9 @@ func readSnapshot(s *snapReader) *Index {
 			c.ex = s.bitmap(n)
 			nb := s.count(1<<32, "buckets")
 			c.lows = s.u64s(nb)
+			if s.err != nil {
+				return nil
+			}
 			c.bms = make([]*roaring.Bitmap, nb)
 			for j := range c.bms {
 				c.bms[j] = s.bitmap(n)
@@ -456,9 +471,27 @@ func readSnapshot(s *snapReader) *Index {
 			return nil
 		}
 	}
-	ix.users.rebuild(func(yield func(uint32) bool) {
-		ix.live.Iterate(yield)
+	if !ix.users.rebuild(ix.live.Iterate) {
+		s.fail("duplicate or empty user id")
+		return nil
+	}
+	// Ids below baseN must be in user_id order (Iterate relies on it).
+	prev, first := "", true
+	ix.live.Iterate(func(id uint32) bool {
+		if id >= ix.baseN {
+			return false
+		}
+		if u := ix.users.str(id); !first && u <= prev {
+			s.fail("user ids out of order")
+			return false
+		} else {
+			prev, first = u, false
+		}
+		return true
 	})
+	if s.err != nil {
+		return nil
+	}
 	// Users inserted after Build, in user_id order.
 	var side []uint32
 	ix.live.Iterate(func(id uint32) bool {

@@ -167,9 +167,9 @@ func (d *userDict) remove(id uint32) {
 	d.live--
 }
 
-// rebuild recreates the table for the given live ids (after a permutation or
-// a snapshot load).
-func (d *userDict) rebuild(live func(yield func(uint32) bool)) {
+// rebuild recreates the table for the given live ids (after a snapshot
+// load). It reports false if two of them share a user_id or one is empty.
+func (d *userDict) rebuild(live func(yield func(uint32) bool)) bool {
 	var ids []uint32
 	for id := range live {
 		ids = append(ids, id)
@@ -178,8 +178,16 @@ func (d *userDict) rebuild(live func(yield func(uint32) bool)) {
 	d.rehash(max(16, nextPow2(len(ids)*3/2+1)))
 	d.live = len(ids)
 	for _, id := range ids {
+		s := d.str(id)
+		if s == "" {
+			return false
+		}
+		if slot, _ := d.find(s); slot >= 0 {
+			return false
+		}
 		d.insert(id)
 	}
+	return true
 }
 
 func (d *userDict) bytes() int { return cap(d.arena) + 4*cap(d.offs) + 5*cap(d.table) }

@@ -11,6 +11,8 @@ import (
 // nothing; Validate lets the compiler and tests catch the mistake. The
 // errors wrap ErrInvalidPlan (and ErrUnknownField where it applies).
 func (ix *Index) Validate(n Node) error {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
 	var errs []error
 	ix.validate(n, &errs)
 	return errors.Join(errs...)
@@ -21,7 +23,7 @@ func (ix *Index) validate(n Node, errs *[]error) {
 		*errs = append(*errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidPlan}, args...)...))
 	}
 	field := func(name string) (Field, bool) {
-		f, ok := ix.Field(name)
+		f, ok := ix.field(name)
 		if !ok {
 			*errs = append(*errs, fmt.Errorf("%w: field %q: %w", ErrInvalidPlan, name, ErrUnknownField))
 		}
