@@ -60,16 +60,28 @@ func (s *Server) observe(c *fiber.Ctx) error {
 		}
 	}
 	status := c.Response().StatusCode()
-	route := c.Route().Path
-	if status == fiber.StatusNotFound && (route == "/" || route == "") {
-		route = "unmatched"
+	route := c.Route().Path // a registered template: a stable string
+	if route == "/" || route == "" {
+		route = "unmatched" // no route matched: only app.Use's "/" ran
 	}
 	took := time.Since(start)
-	s.metrics.latency.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Observe(took.Seconds())
+	s.metrics.latency.WithLabelValues(methodLabel(c.Method()), route, strconv.Itoa(status)).Observe(took.Seconds())
 	if s.log.Enabled(c.UserContext(), slog.LevelDebug) {
 		s.log.Debug("request", "method", c.Method(), "path", c.Path(), "route", route, "status", status, "took", took.String())
 	}
 	return nil
+}
+
+// methodLabel maps a request method to a constant label. Fiber's strings
+// point into reused request buffers, so they must not be kept (as metric
+// labels are); this also bounds the label's cardinality.
+func methodLabel(m string) string {
+	for _, known := range []string{"GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"} {
+		if m == known {
+			return known
+		}
+	}
+	return "OTHER"
 }
 
 func (m *metrics) reload(err error) {
