@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/cohortd/cohortd/bitmaps"
+	"github.com/cohortd/cohortd/compiler"
+	"github.com/cohortd/cohortd/server"
+	"github.com/spf13/cobra"
+)
+
+func newServeCmd() *cobra.Command {
+	var (
+		src        source
+		listen     string
+		configPath string
+		watch      bool
+		timeout    time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "serve cohorts, members, stats and queries over HTTP",
+		Long: `serve answers the HTTP API (see README.md). It listens at once; /readyz answers
+503 until the cohorts are compiled and the index is loaded. SIGHUP re-reads the
+cohorts file (a bad file keeps the running cohorts); SIGTERM shuts down
+gracefully.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			clock, err := src.clock()
+			if err != nil {
+				return err
+			}
+			log := newLogger(cmd.ErrOrStderr())
+			cfg := server.Config{
+				Listen:         listen,
+				CohortsPath:    src.cohorts,
+				Clock:          clock,
+				Logger:         log,
+				WatchFile:      watch,
+				RequestTimeout: timeout,
+				LoadIndex: func(ctx context.Context, set *compiler.Set) (*bitmaps.Index, error) {
+					return src.loadIndex(ctx, set, log)
+				},
+			}
+			if configPath != "" {
+				fc, err := server.LoadConfig(configPath)
+				if err != nil {
+					return fmt.Errorf("cannot load server config: %w", err)
+				}
+				cfg.Keys = fc.Keys
+			}
+			srv, err := server.New(cfg)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-hup:
+						if err := srv.Reload(ctx); err != nil {
+							log.Warn("reload on SIGHUP failed; the running cohorts stay", "err", err)
+						}
+					}
+				}
+			}()
+			slog.SetDefault(log)
+			return srv.Run(ctx)
+		},
+	}
+	fs := cmd.Flags()
+	src.registerCohorts(fs)
+	src.registerData(fs)
+	src.registerNow(fs)
+	fs.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on (non-loopback needs API keys in --config)")
+	fs.StringVar(&configPath, "config", "", "server config (API keys and roles), e.g. cohortd.yaml")
+	fs.BoolVar(&watch, "watch", false, "reload the cohorts file when it changes")
+	fs.DurationVar(&timeout, "request-timeout", 30*time.Second, "per-request timeout")
+	return cmd
+}

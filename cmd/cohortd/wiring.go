@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/cohortd/cohortd/bitmaps"
+	"github.com/cohortd/cohortd/compiler"
+	"github.com/cohortd/cohortd/dsl"
+	"github.com/cohortd/cohortd/store"
+	"github.com/spf13/pflag"
+)
+
+// source holds the flags that say where cohorts and users come from.
+type source struct {
+	cohorts     string
+	data        string
+	now         string
+	skipBadRows bool
+}
+
+func (s *source) registerCohorts(fs *pflag.FlagSet) {
+	fs.StringVar(&s.cohorts, "cohorts", "cohorts.yaml", "the cohorts file")
+}
+
+func (s *source) registerData(fs *pflag.FlagSet) {
+	fs.StringVar(&s.data, "data", "", "users as NDJSON (a file, .gz, or a directory holding users.ndjson); default: the built-in demo population")
+	fs.BoolVar(&s.skipBadRows, "skip-bad-rows", false, "skip (and count) data rows that do not match the catalog instead of failing")
+}
+
+func (s *source) registerNow(fs *pflag.FlagSet) {
+	fs.StringVar(&s.now, "now", "", "evaluate as of this instant (RFC 3339) instead of the wall clock")
+}
+
+// clock returns the evaluation instant: --now when given, else the wall clock.
+func (s *source) clock() (func() time.Time, error) {
+	if s.now == "" {
+		return time.Now, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s.now)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--now %q is not an RFC 3339 instant (e.g. 2026-01-13T12:00:00Z)", s.now)}
+	}
+	return func() time.Time { return t }, nil
+}
+
+// compileFile loads and compiles a cohorts file, printing positioned errors
+// with carets to stderr.
+func compileFile(path string, stderr io.Writer) (*compiler.Set, error) {
+	f, err := dsl.Load(path)
+	if err == nil {
+		var set *compiler.Set
+		set, err = compiler.Compile(f)
+		if err == nil {
+			return set, nil
+		}
+	}
+	return nil, printErrors(err, stderr)
+}
+
+// printErrors prints dsl errors with their carets and marks them reported.
+func printErrors(err error, stderr io.Writer) error {
+	var list dsl.ErrorList
+	var one *dsl.Error
+	switch {
+	case errors.As(err, &list):
+		fmt.Fprintln(stderr, list.Pretty())
+	case errors.As(err, &one):
+		fmt.Fprintln(stderr, dsl.ErrorList{one}.Pretty())
+	default:
+		return err
+	}
+	return reportedError{err}
+}
+
+// loadIndex builds the index for set's catalog from --data, or from the
+// built-in demo population when no data was given.
+func (s *source) loadIndex(ctx context.Context, set *compiler.Set, log *slog.Logger) (*bitmaps.Index, error) {
+	opts := store.Options{SkipBadRows: s.skipBadRows, Logger: log, Progress: progressReporter(log, "loading users")}
+	start := time.Now()
+	var (
+		ix    *bitmaps.Index
+		stats store.Stats
+		err   error
+	)
+	if s.data == "" {
+		ix, stats, err = store.LoadDemo(ctx, set.Key(), set.Schema(), store.DemoOptions{})
+	} else {
+		ix, stats, err = store.LoadUsers(ctx, s.data, set.Key(), set.Schema(), opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	attrs := []any{"users", ix.Len(), "took", time.Since(start).Round(time.Millisecond)}
+	if stats.Skipped > 0 {
+		attrs = append(attrs, "skipped_bad_rows", stats.Skipped)
+	}
+	if len(stats.UnknownAttributes) > 0 {
+		attrs = append(attrs, "ignored_attributes", stats.UnknownAttributes)
+	}
+	if s.data == "" {
+		attrs = append(attrs, "source", "built-in demo population")
+	} else {
+		attrs = append(attrs, "source", s.data)
+	}
+	log.Info("index loaded", attrs...)
+	return ix, nil
+}
+
+// progressReporter logs a line at most every few seconds during long loads.
+func progressReporter(log *slog.Logger, what string) func(rows, bytes int64) {
+	var last time.Time
+	return func(rows, bytes int64) {
+		if time.Since(last) < 5*time.Second {
+			return
+		}
+		last = time.Now()
+		log.Info(what, "rows", rows, "bytes", bytes)
+	}
+}
+
+func quietLogger() *slog.Logger {
+	if os.Getenv("COHORTD_VERBOSE") != "" {
+		return newLogger(os.Stderr)
+	}
+	return slog.New(slog.DiscardHandler)
+}
