@@ -85,7 +85,7 @@ func (s *Server) toAPIError(c *fiber.Ctx, err error) *apiError {
 		}
 		return e
 	case dslErrors(err) != nil:
-		list := dslErrors(err)
+		list := dslErrors(err) // positioned errors of an ad-hoc expression
 		first := list[0]
 		return newError(http.StatusBadRequest, "invalid_expression", "%s", first.Message).
 			with("line", first.Line).with("column", first.Column).with("caret", caret(first)).

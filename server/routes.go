@@ -93,7 +93,8 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	if snap == nil {
 		return newError(http.StatusServiceUnavailable, "not_ready", "cohorts are being compiled and the index loaded")
 	}
-	return c.JSON(fiber.Map{"status": "ready", "cohorts": len(snap.set.Cohorts()), "users": snap.ix.Len()})
+	return c.JSON(fiber.Map{"status": "ready", "cohorts": len(snap.set.Cohorts()), "users": snap.ix.Len(),
+		"loaded_at": snap.loadedAt.UTC().Format(time.RFC3339)})
 }
 
 // ---- request helpers ----
