@@ -219,7 +219,6 @@ func (s *Server) Reload(ctx context.Context) (err error) {
 	if old != nil && sameSchema(old.set, set) {
 		ix = old.ix
 	} else {
-		start := time.Now()
 		ix, err = s.cfg.LoadIndex(ctx, set)
 		if err == nil && ix == nil {
 			err = errors.New("the index loader returned no index")
@@ -227,7 +226,6 @@ func (s *Server) Reload(ctx context.Context) (err error) {
 		if err != nil {
 			return &IndexError{Err: err}
 		}
-		s.log.Info("index loaded", "users", ix.Len(), "took", time.Since(start).Round(time.Millisecond).String())
 	}
 	s.swap(set, ix)
 	s.fileStamp.Store(stamp)
