@@ -442,6 +442,16 @@ func TestEvaluator(t *testing.T) {
 	if err != nil || n != 2 {
 		t.Errorf("Count = %d, %v, want 2 (u02, u07)", n, err)
 	}
+	// Members belong to the caller: changing them leaves the cache alone.
+	qc, _ := s.CompileExpr("cohort('cyclists')")
+	mine, err := ev.Members(ctx, qc, okNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine.Clear()
+	if got := members("cyclists", okNow); len(got) != 3 {
+		t.Errorf("cached cyclists changed through Members: %v", got)
+	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if _, err := ev.Members(cctx, q, okNow); !errors.Is(err, context.Canceled) {
