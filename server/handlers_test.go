@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/csv"
 	"encoding/json"
+	"log/slog"
 	"math"
 	"net/url"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gofiber/fiber/v2"
 )
 
 func TestListCohorts(t *testing.T) {
@@ -489,5 +492,29 @@ func TestNotReady(t *testing.T) {
 	e.load(t)
 	if r := e.call(t, "GET", "/readyz", ""); r.status != 200 {
 		t.Errorf("readyz after load: %d", r.status)
+	}
+}
+
+func TestPanicBecomesInternalError(t *testing.T) {
+	var logs strings.Builder
+	e := newEnv(t, genUsers(5, 13), func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) }).load(t)
+	e.s.Handler().Get("/boom", func(*fiber.Ctx) error { panic("kaboom") })
+	r := e.call(t, "GET", "/boom", "")
+	if r.status != 500 || r.errorCode(t) != "internal" {
+		t.Errorf("panic: %d %s", r.status, r.body)
+	}
+	if strings.Contains(string(r.body), "kaboom") || !strings.Contains(logs.String(), "kaboom") {
+		t.Errorf("the panic must be logged, not shown to the client: body %s", r.body)
+	}
+	if r := e.call(t, "GET", "/healthz", ""); r.status != 200 {
+		t.Errorf("after a panic: %d", r.status)
+	}
+}
+
+func TestRequestTimeout(t *testing.T) {
+	e := newEnv(t, genUsers(50, 14), func(c *Config) { c.RequestTimeout = time.Nanosecond }).load(t)
+	r := e.call(t, "POST", "/api/v1/query", `{"expr": "true"}`)
+	if r.status != 503 || r.errorCode(t) != "timeout" {
+		t.Errorf("a request past its deadline: %d %s", r.status, r.body)
 	}
 }
