@@ -21,25 +21,32 @@ func (t *target) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&t.cohort, "cohort", "", "evaluate this cohort of the cohorts file instead of an expression")
 }
 
-// resolve returns the query for EXPR or --cohort NAME.
-func (t *target) resolve(set *compiler.Set, args []string, stderr io.Writer) (*compiler.Query, error) {
+// check reports a usage error unless exactly one of EXPR and --cohort is given.
+func (t *target) check(args []string) error {
 	switch {
 	case t.cohort != "" && len(args) > 0:
-		return nil, usageError{fmt.Errorf("give an expression or --cohort, not both")}
+		return usageError{fmt.Errorf("give an expression or --cohort, not both")}
+	case t.cohort == "" && len(args) != 1:
+		return usageError{fmt.Errorf("give exactly one expression (quote it) or --cohort NAME")}
+	}
+	return nil
+}
+
+// resolve returns the query for EXPR or --cohort NAME (after check).
+func (t *target) resolve(set *compiler.Set, args []string, stderr io.Writer) (*compiler.Query, error) {
+	switch {
 	case t.cohort != "":
 		c, ok := set.Cohort(t.cohort)
 		if !ok {
 			return nil, fmt.Errorf("unknown cohort %q in the cohorts file", t.cohort)
 		}
 		return c.Query, nil
-	case len(args) == 1:
+	default:
 		q, err := set.CompileExpr(args[0])
 		if err != nil {
 			return nil, printErrors(err, stderr)
 		}
 		return q, nil
-	default:
-		return nil, usageError{fmt.Errorf("give exactly one expression (quote it) or --cohort NAME")}
 	}
 }
 
@@ -61,6 +68,9 @@ func newQueryCmd() *cobra.Command {
 			case "count", "ids", "json":
 			default:
 				return usageError{fmt.Errorf("--format %q: want count, ids or json", format)}
+			}
+			if err := tgt.check(args); err != nil {
+				return err
 			}
 			clock, err := src.clock()
 			if err != nil {
@@ -140,6 +150,9 @@ func newExplainCmd() *cobra.Command {
 cardinalities when --data is given).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := tgt.check(args); err != nil {
+				return err
+			}
 			clock, err := src.clock()
 			if err != nil {
 				return err

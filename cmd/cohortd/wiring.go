@@ -52,15 +52,13 @@ func (s *source) clock() (func() time.Time, error) {
 // compileFile loads and compiles a cohorts file, printing positioned errors
 // with carets to stderr.
 func compileFile(path string, stderr io.Writer) (*compiler.Set, error) {
-	f, err := dsl.Load(path)
-	if err == nil {
-		var set *compiler.Set
-		set, err = compiler.Compile(f)
-		if err == nil {
-			return set, nil
-		}
+	// compiler.Load reports the syntax errors and the type errors of the
+	// cohorts that parsed, all in one run.
+	set, err := compiler.Load(path)
+	if err != nil {
+		return nil, printErrors(err, stderr)
 	}
-	return nil, printErrors(err, stderr)
+	return set, nil
 }
 
 // printErrors prints dsl errors with their carets and marks them reported.
