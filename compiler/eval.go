@@ -139,8 +139,13 @@ func (e *Evaluator) UserCohorts(ctx context.Context, userID string, now time.Tim
 	return out, nil
 }
 
-// Explain returns the plan of q at now with estimated cardinalities.
+// Explain returns the plan of q at now with estimated cardinalities. An
+// evaluator without an index (NewEvaluator(set, nil)) explains the plan
+// alone: cohort references inlined, no estimates.
 func (e *Evaluator) Explain(q *Query, now time.Time) string {
+	if e.ix == nil {
+		return q.Plan(now, PlanEnv{}).String()
+	}
 	return q.Plan(now, e.env(context.Background(), now)).String()
 }
 
