@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,16 +23,18 @@ type PosMapper func(offset int) Pos
 // LineMapper returns the PosMapper of an expression that stands alone: line 1
 // column 1 is its first byte, and a newline in it starts a new line.
 func LineMapper(src string) PosMapper {
+	// Line starts are found once, so mapping is O(log lines) per offset and a
+	// long expression does not cost quadratic time.
+	starts := []int{0}
+	for i := 0; i < len(src); i++ {
+		if src[i] == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
 	return func(offset int) Pos {
-		if offset > len(src) {
-			offset = len(src)
-		}
-		if offset < 0 {
-			offset = 0
-		}
-		line := 1 + strings.Count(src[:offset], "\n")
-		start := strings.LastIndexByte(src[:offset], '\n') + 1
-		return Pos{Line: line, Column: offset - start + 1}
+		offset = max(0, min(offset, len(src)))
+		line, _ := slices.BinarySearch(starts, offset+1) // first start > offset
+		return Pos{Line: line, Column: offset - starts[line-1] + 1}
 	}
 }
 
