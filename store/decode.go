@@ -1,10 +1,10 @@
 package store
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 
@@ -286,8 +286,8 @@ func (d *lineDecoder) value(f int) (any, *RowError) {
 				}
 				return n, nil
 			}
-			x, perr := strconv.ParseFloat(string(tok), 64)
-			if perr != nil && (math.IsInf(x, 0) || math.IsNaN(x)) {
+			x, ok := parseFloat(tok)
+			if !ok {
 				return nil, d.wrongType(f, "number "+shorten(tok)+" (out of float64 range)")
 			}
 			return x, nil
@@ -523,9 +523,9 @@ func (d *lineDecoder) digitRun() int {
 func (d *lineDecoder) str() ([]byte, *RowError) {
 	d.i++ // opening quote
 	start := d.i
-	if q := bytes.IndexByte(d.b[start:], '"'); q >= 0 && plain(d.b[start:start+q]) {
-		d.i = start + q + 1
-		return d.b[start : start+q], nil
+	if end := start + plainPrefix(d.b[start:]); end < len(d.b) && d.b[end] == '"' {
+		d.i = end + 1
+		return d.b[start:end], nil
 	}
 	ascii := true
 	for d.i < len(d.b) {
@@ -550,25 +550,29 @@ func (d *lineDecoder) str() ([]byte, *RowError) {
 	return nil, d.syntax("want '\"'")
 }
 
-// plain reports whether s is printable ASCII without a backslash: a string
-// body that needs no unescaping nor UTF-8 check. It tests 8 bytes at a time.
-func plain(s []byte) bool {
+// plainPrefix returns the length of s's longest prefix of printable ASCII
+// other than '"' and '\\': a string body that needs no unescaping nor UTF-8
+// check. It tests 8 bytes at a time.
+func plainPrefix(s []byte) int {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	for len(s) >= 8 {
-		x := binary.LittleEndian.Uint64(s)
-		bs := x ^ (ones * '\\') // zero bytes where s has a backslash
-		// High bit set in some byte: ≥ 0x80 (x), < 0x20 (borrow) or '\\' (zero).
-		if (x|(x-ones*0x20)|((bs-ones)&^bs))&highs != 0 {
-			return false
-		}
-		s = s[8:]
-	}
-	for _, c := range s {
-		if c < 0x20 || c >= 0x80 || c == '\\' {
-			return false
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(s[i:])
+		q := x ^ (ones * '"')  // zero bytes where s has a quote
+		b := x ^ (ones * '\\') // zero bytes where s has a backslash
+		// The high bit of a byte is set when it is ≥ 0x80, < 0x20 (borrow),
+		// a quote or a backslash (zero); a borrow can only set bits above
+		// the first such byte, so the lowest set bit finds it.
+		if m := (x | (x - ones*0x20) | ((q - ones) &^ q) | ((b - ones) &^ b)) & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
 		}
 	}
-	return true
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			break
+		}
+	}
+	return i
 }
 
 // strEscaped continues str from the first backslash, decoding into scratch.
@@ -814,6 +818,56 @@ func exactInt(tok []byte) (n int64, why string) {
 		return int64(-u), ""
 	}
 	return 0, "out of int64 range"
+}
+
+// parseFloat converts a JSON number as strconv.ParseFloat does; ok is false
+// beyond float64's range. Plain decimals of up to 15 significant digits
+// (most data) take a fast path that is exact: the digits and the power of
+// ten are both exact float64s and one division rounds correctly.
+func parseFloat(tok []byte) (float64, bool) {
+	if x, ok := fastFloat(tok); ok {
+		return x, true
+	}
+	x, err := strconv.ParseFloat(string(tok), 64)
+	return x, err == nil || !(math.IsInf(x, 0) || math.IsNaN(x))
+}
+
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+func fastFloat(tok []byte) (float64, bool) {
+	i, neg := 0, tok[0] == '-'
+	if neg {
+		i = 1
+	}
+	var m uint64
+	frac := -1 // digits after the point, -1 before it
+	for ; i < len(tok); i++ {
+		c := tok[i]
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+			if m >= 1e15 {
+				return 0, false
+			}
+			if frac >= 0 {
+				if frac++; frac >= len(pow10) {
+					return 0, false
+				}
+			}
+		case c == '.':
+			frac = 0
+		default: // an exponent
+			return 0, false
+		}
+	}
+	x := float64(m)
+	if frac > 0 {
+		x /= pow10[frac]
+	}
+	if neg {
+		x = -x
+	}
+	return x, true
 }
 
 func kindName(k bitmaps.Kind) string {

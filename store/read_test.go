@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -501,6 +503,24 @@ func TestReadUsersKeepStrings(t *testing.T) {
 	}
 	if want := []string{"a", "one", "x", "y", "b", "two", "z"}; !slices.Equal(kept, want) {
 		t.Errorf("kept %q, want %q", kept, want)
+	}
+}
+
+func TestParseFloat(t *testing.T) {
+	toks := []string{"0", "-0", "0.0", "1", "-1.5", "0.1", "0.3", "123456789012345", "12345678901234.5",
+		"0.000000000000001", "0.0000000000000001", "0.0000000000000000001", "1234567890123456", "9007199254740993",
+		"99.99", "-42.30", "1e5", "1.5E-3", "1e308", "1e309", "-1e309", "4.9e-324", "1e-400", "123.456e2"}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 10000 { // random short decimals, the fast path's domain
+		toks = append(toks, strconv.FormatFloat(r.Float64()*math.Pow(10, float64(r.IntN(12)-4)), 'f', r.IntN(8), 64))
+	}
+	for _, tok := range toks {
+		want, err := strconv.ParseFloat(tok, 64)
+		wantOK := err == nil || !math.IsInf(want, 0)
+		got, ok := parseFloat([]byte(tok))
+		if ok != wantOK || (ok && math.Float64bits(got) != math.Float64bits(want)) {
+			t.Errorf("parseFloat(%s) = %v, %v; strconv gives %v, %v", tok, got, ok, want, wantOK)
+		}
 	}
 }
 
