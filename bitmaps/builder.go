@@ -222,7 +222,7 @@ func (s *strStage) build(perm []uint32) column {
 	for id, old := range perm {
 		codes[id] = s.codes[old]
 	}
-	c := &strCol{dict: dict{index: s.dict, vals: s.vals}, codes: codes}
+	c := &strCol{dict: dict{index: s.dict, vals: s.vals}, codes: packCodes(codes)}
 	byCode := idsByCode(len(codes), len(s.vals), func(id int) uint32 { return codes[id] })
 	c.bms = make([]*roaring.Bitmap, len(s.vals))
 	c.ex = roaring.New()

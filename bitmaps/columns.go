@@ -27,7 +27,7 @@ type column interface {
 func newColumn(f Field) column {
 	switch f.Kind {
 	case KindString:
-		return &strCol{dict: newDict(), ex: roaring.New()}
+		return &strCol{dict: newDict(), codes: newCodes(), ex: roaring.New()}
 	case KindInt, KindFloat, KindTime:
 		return newNumCol(f.Kind)
 	case KindBool:
@@ -83,32 +83,37 @@ func (d *dict) size() (bm, col int) {
 	return bm, col
 }
 
-// strCol: KindString. codes[id] is 0 for NULL.
+// strCol: KindString. codes[id] is 0 for NULL (a byte per user while the
+// dictionary has under 256 values).
 type strCol struct {
 	dict
-	codes []uint32
+	codes packed
 	ex    *roaring.Bitmap
 }
 
-func (c *strCol) grow(n int) { c.codes = extend(c.codes, n) }
+func (c *strCol) grow(n int) { c.codes.grow(n) }
 
 func (c *strCol) get(id uint32) any {
-	if int(id) >= len(c.codes) || c.codes[id] == 0 {
+	if int(id) >= c.codes.len() {
 		return nil
 	}
-	return c.vals[c.codes[id]-1]
+	code := c.codes.get(int(id))
+	if code == 0 {
+		return nil
+	}
+	return c.vals[code-1]
 }
 
 func (c *strCol) set(id uint32, v any) {
-	if old := c.codes[id]; old != 0 {
+	if old := c.codes.get(int(id)); old != 0 {
 		c.bms[old-1].Remove(id)
-		c.codes[id] = 0
+		c.codes.set(int(id), 0)
 		c.ex.Remove(id)
 	}
 	if s, ok := v.(string); ok {
 		code := c.intern(s)
 		c.bms[code-1].Add(id)
-		c.codes[id] = code
+		c.codes.set(int(id), uint64(code))
 		c.ex.Add(id)
 	}
 }
@@ -124,7 +129,7 @@ func (c *strCol) optimize() {
 
 func (c *strCol) size() (int, int) {
 	bm, col := c.dict.size()
-	return bm + int(c.ex.GetSizeInBytes()), col + 4*cap(c.codes)
+	return bm + int(c.ex.GetSizeInBytes()), col + c.codes.bytes()
 }
 
 // boolCol: KindBool, two bitmaps and nothing else.

@@ -20,7 +20,7 @@ import (
 // size split at their median; there are about 256 of them.
 type numCol struct {
 	kind      Kind
-	keys      []uint64
+	keys      packed
 	ex        *roaring.Bitmap
 	lows      []uint64
 	bms       []*roaring.Bitmap
@@ -41,7 +41,7 @@ func newNumCol(k Kind) *numCol {
 	return &numCol{kind: k, minBucket: minBucket, ex: roaring.New(), lows: []uint64{0}, bms: []*roaring.Bitmap{roaring.New()}, nextSplit: []uint64{0}}
 }
 
-func (c *numCol) grow(n int) { c.keys = extend(c.keys, n) }
+func (c *numCol) grow(n int) { c.keys.grow(n) }
 
 func (c *numCol) key(v any) uint64 {
 	if c.kind == KindFloat {
@@ -66,22 +66,21 @@ func (c *numCol) number(k uint64) float64 {
 }
 
 func (c *numCol) get(id uint32) any {
-	if int(id) >= len(c.keys) || !c.ex.Contains(id) {
+	if int(id) >= c.keys.len() || !c.ex.Contains(id) {
 		return nil
 	}
-	return c.decode(c.keys[id])
+	return c.decode(c.keys.get(int(id)))
 }
 
 func (c *numCol) set(id uint32, v any) {
 	if c.ex.CheckedRemove(id) {
-		c.bms[c.bucketOf(c.keys[id])].Remove(id)
-		c.keys[id] = 0
+		c.bms[c.bucketOf(c.keys.get(int(id)))].Remove(id)
 	}
 	if v == nil {
 		return
 	}
 	k := c.key(v)
-	c.keys[id] = k
+	c.keys.set(int(id), k)
 	c.ex.Add(id)
 	b := c.bucketOf(k)
 	c.bms[b].Add(id)
@@ -102,7 +101,7 @@ func (c *numCol) size() (int, int) {
 	for _, b := range c.bms {
 		bm += int(b.GetSizeInBytes())
 	}
-	return bm, 8*cap(c.keys) + 24*len(c.lows)
+	return bm, c.keys.bytes() + 24*len(c.lows)
 }
 
 // bucketOf returns the bucket holding key k.
@@ -131,7 +130,7 @@ func (c *numCol) maybeSplit(i int) {
 	}
 	ks := make([]uint64, 0, n)
 	c.bms[i].Iterate(func(id uint32) bool {
-		ks = append(ks, c.keys[id])
+		ks = append(ks, c.keys.get(int(id)))
 		return true
 	})
 	slices.Sort(ks)
@@ -142,7 +141,7 @@ func (c *numCol) maybeSplit(i int) {
 	}
 	parts := make([][]uint32, len(cuts)+1)
 	c.bms[i].Iterate(func(id uint32) bool {
-		k := c.keys[id]
+		k := c.keys.get(int(id))
 		p := sort.Search(len(cuts), func(j int) bool { return cuts[j] > k }) // cuts <= k
 		parts[p] = append(parts[p], id)
 		return true
@@ -193,7 +192,7 @@ func chooseBounds(sorted []uint64, nb int, lo, hi uint64) []uint64 {
 
 // load builds the column from keys (indexed by id) and the non-NULL ids.
 func (c *numCol) load(keys []uint64, ex *roaring.Bitmap) {
-	c.keys, c.ex = keys, ex
+	c.keys, c.ex = newPacked(keys, func(i int) bool { return !ex.Contains(uint32(i)) }), ex
 	n := ex.GetCardinality()
 	step := max(1, n/sampleSize)
 	sample := make([]uint64, 0, min(n, sampleSize+1))
@@ -233,7 +232,7 @@ func (c *numCol) scan(b *roaring.Bitmap, lo, hi uint64, match bool, fn func(ids 
 	for n := it.NextMany(buf[:]); n > 0; n = it.NextMany(buf[:]) {
 		out = out[:0]
 		for _, id := range buf[:n] {
-			k := c.keys[id]
+			k := c.keys.get(int(id))
 			if (k >= lo && k <= hi) == match {
 				out = append(out, id)
 			}

@@ -21,7 +21,7 @@ import (
 //	users:  uvarint ids, uvarint baseN, bytes arena, ids+1 × u32 offsets
 //	bitmap live
 //	per field, by kind:
-//	  string: uvarint nvals, nvals × string, ids × u32 code, nvals × bitmap, bitmap present
+//	  string: uvarint nvals, nvals × string, ids × u64 code, nvals × bitmap, bitmap present
 //	  int/float/time: ids × u64 key, bitmap present, uvarint nb, nb × u64 low, nb × bitmap
 //	  bool:   bitmap true, bitmap false
 //	  list:   uvarint nvals, nvals × string, ids × u64 ref, uvarint n, n × u32 code, nvals × bitmap, bitmap present
@@ -90,6 +90,24 @@ func (s *snapWriter) u64s(xs []uint64) {
 	}
 }
 
+// packed writes the first n values of p as u64s.
+func (s *snapWriter) packed(p *packed, n int) {
+	for i := 0; i < n; {
+		k := min(n-i, snapChunk)
+		b := s.buf[:0]
+		for j := i; j < i+k; j++ {
+			var v uint64
+			if j < p.len() {
+				v = p.get(j)
+			}
+			b = binary.LittleEndian.AppendUint64(b, v)
+		}
+		s.write(b)
+		s.buf = b[:0]
+		i += k
+	}
+}
+
 func (s *snapWriter) bitmap(b *roaring.Bitmap) {
 	if s.err != nil {
 		return
@@ -132,13 +150,13 @@ func (ix *Index) WriteTo(w io.Writer) (int64, error) {
 		switch c := c.(type) {
 		case *strCol:
 			s.strs(c.vals)
-			s.u32s(extend(c.codes, n)[:n])
+			s.packed(&c.codes, n)
 			for _, b := range c.bms {
 				s.bitmap(b)
 			}
 			s.bitmap(c.ex)
 		case *numCol:
-			s.u64s(extend(c.keys, n)[:n])
+			s.packed(&c.keys, n)
 			s.bitmap(c.ex)
 			s.uvarint(uint64(len(c.lows)))
 			s.u64s(c.lows)
@@ -409,22 +427,26 @@ func readSnapshot(s *snapReader) *Index {
 		case KindString:
 			c := &strCol{dict: newDict()}
 			c.vals = s.strs()
-			c.codes = s.u32s(n)
+			codes := s.u64s(n)
 			c.bms = make([]*roaring.Bitmap, len(c.vals))
 			for j, v := range c.vals {
 				c.index[v] = uint32(j + 1)
 				c.bms[j] = s.bitmap(n)
 			}
 			c.ex = s.bitmap(n)
-			for _, code := range c.codes {
-				if int(code) > len(c.vals) {
+			codes32 := make([]uint32, len(codes))
+			for j, code := range codes {
+				if code > uint64(len(c.vals)) {
 					s.fail("field %q: bad value code", f.Name)
+					break
 				}
+				codes32[j] = uint32(code)
 			}
+			c.codes = packCodes(codes32)
 			ix.cols[i] = c
 		case KindInt, KindFloat, KindTime:
 			c := newNumCol(f.Kind)
-			c.keys = s.u64s(n)
+			c.keys = newPacked(s.u64s(n), nil)
 			c.ex = s.bitmap(n)
 			nb := s.count(1<<32, "buckets")
 			c.lows = s.u64s(nb)

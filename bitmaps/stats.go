@@ -107,7 +107,7 @@ func (ix *Index) Sum(field string, within *roaring.Bitmap) (sum float64, n uint6
 	it := set.ManyIterator()
 	for k := it.NextMany(buf[:]); k > 0; k = it.NextMany(buf[:]) {
 		for _, id := range buf[:k] {
-			sum += c.number(c.keys[id])
+			sum += c.number(c.keys.get(int(id)))
 		}
 		n += uint64(k)
 	}
