@@ -18,9 +18,9 @@ type packed struct {
 	hasVal   bool   // a value was set: base and hi mean something
 	zeroBase bool   // base stays 0
 	b8       []uint8
-	b16   []uint16
-	b32   []uint32
-	b64   []uint64
+	b16      []uint16
+	b32      []uint32
+	b64      []uint64
 }
 
 func widthFor(span uint64) uint8 {
