@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,11 +27,18 @@ func benchUsers() int {
 	return 100000
 }
 
+// benchIndexes caches generated indexes by size: the testing package calls a
+// benchmark several times (growing b.N) and generation dominates set-up.
+var benchIndexes sync.Map // int → *bitmaps.Index
+
 // benchServer serves n generated users on a real loopback listener.
 func benchServer(b *testing.B, n int) *live {
 	b.Helper()
 	e := newEnv(b, nil, func(c *Config) {
 		c.LoadIndex = func(ctx context.Context, set *compiler.Set) (*bitmaps.Index, error) {
+			if ix, ok := benchIndexes.Load(n); ok {
+				return ix.(*bitmaps.Index), nil
+			}
 			r := rand.New(rand.NewPCG(7, 42))
 			bld := bitmaps.NewBuilder(set.Schema())
 			for i := 0; i < n; i++ {
@@ -40,7 +48,9 @@ func benchServer(b *testing.B, n int) *live {
 					return nil, err
 				}
 			}
-			return bld.Build(), nil
+			ix := bld.Build()
+			benchIndexes.Store(n, ix)
+			return ix, nil
 		}
 	})
 	l := serve(b, e)
