@@ -289,6 +289,7 @@ func (s *boolStage) build(perm []uint32) column {
 	return &boolCol{f: roaring.BitmapOf(byCode[1]...), t: roaring.BitmapOf(byCode[2]...)}
 }
 
+// listStage: refs pack offset<<listLenBits | length into arena.
 type listStage struct {
 	dict  map[string]uint32
 	vals  []string
@@ -310,29 +311,29 @@ func (s *listStage) add(v any) {
 }
 
 func (s *listStage) build(perm []uint32) column {
-	c := &listCol{dict: dict{index: s.dict, vals: s.vals}, arena: s.arena}
-	c.refs = make([]uint64, len(perm))
-	for id, old := range perm {
-		c.refs[id] = s.refs[old]
-	}
-	s.refs = nil
+	c := newListCol()
+	c.index, c.vals = s.dict, s.vals
+	offs := make([]uint64, len(perm))
+	lens := make([]uint32, len(perm))
 	counts := make([]int, len(s.vals)+1)
 	present := make([]uint32, 0, len(perm))
-	for id := range c.refs {
-		codes := c.codesOf(uint32(id))
-		if len(codes) > 0 {
+	for id, old := range perm {
+		r := s.refs[old]
+		offs[id], lens[id] = r>>listLenBits, uint32(r&maxListLen)
+		if lens[id] > 0 {
 			present = append(present, uint32(id))
 		}
-		for _, code := range codes {
+		for _, code := range s.arena[offs[id] : offs[id]+uint64(lens[id])] {
 			counts[code]++
 		}
 	}
+	s.refs = nil
 	lists := make([][]uint32, len(s.vals)+1)
 	for code := 1; code <= len(s.vals); code++ {
 		lists[code] = make([]uint32, 0, counts[code])
 	}
-	for id := range c.refs {
-		for _, code := range c.codesOf(uint32(id)) {
+	for id := range perm {
+		for _, code := range s.arena[offs[id] : offs[id]+uint64(lens[id])] {
 			if l := lists[code]; len(l) == 0 || l[len(l)-1] != uint32(id) {
 				lists[code] = append(l, uint32(id))
 			}
@@ -344,8 +345,12 @@ func (s *listStage) build(perm []uint32) column {
 		lists[code] = nil
 	}
 	c.ex = roaring.BitmapOf(present...)
+	c.offs, c.lens, c.arena = packCodes(offs), packCodes(lens), packCodes(s.arena)
+	s.arena = nil
 	return c
 }
+
+const listLenBits = 24
 
 type nullStage struct{}
 

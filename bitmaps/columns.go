@@ -33,7 +33,7 @@ func newColumn(f Field) column {
 	case KindBool:
 		return &boolCol{t: roaring.New(), f: roaring.New()}
 	case KindStringList:
-		return &listCol{dict: newDict(), ex: roaring.New()}
+		return newListCol()
 	}
 	return nullCol{}
 }
@@ -175,35 +175,47 @@ func (c *boolCol) optimize() {
 
 func (c *boolCol) size() (int, int) { return int(c.t.GetSizeInBytes() + c.f.GetSizeInBytes()), 0 }
 
-// listCol: KindStringList. refs[id] packs offset<<listLenBits | length into
-// arena (codes); length 0 is NULL (absent or empty). Updates append and
-// leave garbage, compacted when it outweighs the live codes.
+// listCol: KindStringList. A user's list is lens[id] codes starting at
+// offs[id] in arena (all three packed); length 0 is NULL (absent or empty).
+// Updates append and leave garbage, compacted when it outweighs the live
+// codes.
 type listCol struct {
 	dict
-	refs    []uint64
-	arena   []uint32
+	offs    packed
+	lens    packed
+	arena   packed
 	garbage int
 	ex      *roaring.Bitmap
 }
 
-const (
-	listLenBits = 24
-	maxListLen  = 1<<listLenBits - 1
-)
+// maxListLen bounds one list's length (a sanity limit).
+const maxListLen = 1<<24 - 1
 
-func (c *listCol) grow(n int) { c.refs = extend(c.refs, n) }
+func newListCol() *listCol {
+	return &listCol{dict: newDict(), offs: newCodes(), lens: newCodes(), arena: newCodes(), ex: roaring.New()}
+}
 
-func (c *listCol) codesOf(id uint32) []uint32 {
-	if int(id) >= len(c.refs) {
-		return nil
+func (c *listCol) grow(n int) {
+	c.offs.grow(n)
+	c.lens.grow(n)
+}
+
+// codesOf appends the codes of id's list to buf.
+func (c *listCol) codesOf(id uint32, buf []uint32) []uint32 {
+	if int(id) >= c.lens.len() {
+		return buf
 	}
-	r := c.refs[id]
-	off, n := r>>listLenBits, r&maxListLen
-	return c.arena[off : off+n]
+	n := int(c.lens.get(int(id)))
+	off := int(c.offs.get(int(id)))
+	for i := off; i < off+n; i++ {
+		buf = append(buf, uint32(c.arena.get(i)))
+	}
+	return buf
 }
 
 func (c *listCol) get(id uint32) any {
-	codes := c.codesOf(id)
+	var buf [8]uint32
+	codes := c.codesOf(id, buf[:0])
 	if len(codes) == 0 {
 		return nil
 	}
@@ -215,40 +227,50 @@ func (c *listCol) get(id uint32) any {
 }
 
 func (c *listCol) set(id uint32, v any) {
-	if old := c.codesOf(id); len(old) > 0 {
+	var buf [8]uint32
+	if old := c.codesOf(id, buf[:0]); len(old) > 0 {
 		for _, code := range old {
 			c.bms[code-1].Remove(id)
 		}
 		c.garbage += len(old)
-		c.refs[id] = 0
+		c.lens.set(int(id), 0)
+		c.offs.set(int(id), 0)
 		c.ex.Remove(id)
 	}
 	l, _ := v.([]string)
 	if len(l) == 0 {
 		return
 	}
-	if c.garbage > 1<<16 && c.garbage > len(c.arena)/2 {
+	if c.garbage > 1<<16 && c.garbage > c.arena.len()/2 {
 		c.compact()
 	}
-	off := len(c.arena)
-	for _, s := range l {
+	off := c.arena.len()
+	c.arena.grow(off + len(l))
+	for i, s := range l {
 		code := c.intern(s)
-		c.arena = append(c.arena, code)
+		c.arena.set(off+i, uint64(code))
 		c.bms[code-1].Add(id)
 	}
-	c.refs[id] = uint64(off)<<listLenBits | uint64(len(l))
+	c.offs.set(int(id), uint64(off))
+	c.lens.set(int(id), uint64(len(l)))
 	c.ex.Add(id)
 }
 
+// compact rewrites the arena without garbage.
 func (c *listCol) compact() {
-	arena := make([]uint32, 0, len(c.arena)-c.garbage)
-	for id, r := range c.refs {
-		if r == 0 {
+	arena := newCodes()
+	var buf []uint32
+	for id := range c.lens.len() {
+		buf = c.codesOf(uint32(id), buf[:0])
+		if len(buf) == 0 {
 			continue
 		}
-		codes := c.codesOf(uint32(id))
-		c.refs[id] = uint64(len(arena))<<listLenBits | uint64(len(codes))
-		arena = append(arena, codes...)
+		off := arena.len()
+		arena.grow(off + len(buf))
+		for i, code := range buf {
+			arena.set(off+i, uint64(code))
+		}
+		c.offs.set(id, uint64(off))
 	}
 	c.arena = arena
 	c.garbage = 0
@@ -265,7 +287,7 @@ func (c *listCol) optimize() {
 
 func (c *listCol) size() (int, int) {
 	bm, col := c.dict.size()
-	return bm + int(c.ex.GetSizeInBytes()), col + 8*cap(c.refs) + 4*cap(c.arena)
+	return bm + int(c.ex.GetSizeInBytes()), col + c.offs.bytes() + c.lens.bytes() + c.arena.bytes()
 }
 
 // nullCol stands for a field of an unknown kind: always NULL.

@@ -129,7 +129,8 @@ var benchPlans = []struct {
 		&Eq{Field: "engagement_tier", Value: "champion"},
 		&Range{Field: "last_visit_at", Lo: benchNow - 7*86400, LoIncl: false},
 	}}},
-	{"list_has", &Eq{Field: "cohort_tags", Value: "cyclist"}},
+	{"list_contains", &Eq{Field: "cohort_tags", Value: "cyclist"}},
+	{"list_has_any", &ListHas{Field: "cohort_tags", Values: []string{"cyclist", "runner", "hiker"}}},
 	{"in", &In{Field: "email_engagement", Values: []any{"highly_engaged", "moderate"}}},
 	{"or_two_list_eq", &Or{Terms: []Node{
 		&Eq{Field: "peak_days", Value: "Saturday"},
@@ -166,7 +167,7 @@ func BenchmarkCount(b *testing.B) {
 }
 
 func BenchmarkEval(b *testing.B) {
-	for _, p := range benchPlans[:4] {
+	for _, p := range benchPlans[:5] {
 		b.Run(p.name, func(b *testing.B) {
 			for _, n := range benchSizes() {
 				b.Run(fmt.Sprintf("users_%d", n), func(b *testing.B) {

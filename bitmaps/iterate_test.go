@@ -207,8 +207,8 @@ func TestListGarbageCompaction(t *testing.T) {
 		}
 	}
 	lc := ix.cols[0].(*listCol)
-	if len(lc.arena) > 4*1<<16 {
-		t.Fatalf("arena never compacted: %d codes for 500 users", len(lc.arena))
+	if lc.arena.len() > 4*1<<16 {
+		t.Fatalf("arena never compacted: %d codes for 500 users", lc.arena.len())
 	}
 	for i := 29500; i < 30000; i++ {
 		id, _ := ix.Lookup(fmt.Sprintf("u%d", i%500))

@@ -130,9 +130,10 @@ func newCodes() packed {
 	return p
 }
 
-// packCodes packs dictionary codes (0 = NULL) with base 0.
-func packCodes(codes []uint32) packed {
-	var hi uint32
+// packCodes packs dictionary codes (0 = NULL), offsets or lengths with
+// base 0.
+func packCodes[T uint32 | uint64](codes []T) packed {
+	var hi T
 	for _, c := range codes {
 		hi = max(hi, c)
 	}

@@ -24,7 +24,7 @@ import (
 //	  string: uvarint nvals, nvals × string, ids × u64 code, nvals × bitmap, bitmap present
 //	  int/float/time: ids × u64 key, bitmap present, uvarint nb, nb × u64 low, nb × bitmap
 //	  bool:   bitmap true, bitmap false
-//	  list:   uvarint nvals, nvals × string, ids × u64 ref, uvarint n, n × u32 code, nvals × bitmap, bitmap present
+//	  list:   uvarint nvals, nvals × string, ids × u64 length, uvarint n, n × u32 code (the lists in id order), nvals × bitmap, bitmap present
 //	u32 CRC-32C of everything before it
 //
 // A string or bytes is a uvarint length and the bytes; a bitmap is a uvarint
@@ -168,19 +168,15 @@ func (ix *Index) WriteTo(w io.Writer) (int64, error) {
 			s.bitmap(c.f)
 		case *listCol:
 			s.strs(c.vals)
-			// Write the lists compacted: refs point into the written arena.
-			refs := make([]uint64, n)
-			var arena []uint32
-			for id := range min(n, len(c.refs)) {
-				codes := c.codesOf(uint32(id))
-				if len(codes) > 0 {
-					refs[id] = uint64(len(arena))<<listLenBits | uint64(len(codes))
-					arena = append(arena, codes...)
-				}
+			// The lists, compacted: lengths, then all codes in id order.
+			s.packed(&c.lens, n)
+			var all, buf []uint32
+			for id := range n {
+				buf = c.codesOf(uint32(id), buf[:0])
+				all = append(all, buf...)
 			}
-			s.u64s(refs)
-			s.uvarint(uint64(len(arena)))
-			s.u32s(arena)
+			s.uvarint(uint64(len(all)))
+			s.u32s(all)
 			for _, b := range c.bms {
 				s.bitmap(b)
 			}
@@ -465,28 +461,40 @@ func readSnapshot(s *snapReader) *Index {
 		case KindBool:
 			ix.cols[i] = &boolCol{t: s.bitmap(n), f: s.bitmap(n)}
 		case KindStringList:
-			c := &listCol{dict: newDict()}
+			c := newListCol()
 			c.vals = s.strs()
-			c.refs = s.u64s(n)
-			c.arena = s.u32s(s.count(1<<40, "list codes"))
+			lens := s.u64s(n)
+			codes := s.u32s(s.count(1<<40, "list codes"))
 			c.bms = make([]*roaring.Bitmap, len(c.vals))
 			for j, v := range c.vals {
 				c.index[v] = uint32(j + 1)
 				c.bms[j] = s.bitmap(n)
 			}
 			c.ex = s.bitmap(n)
-			for _, r := range c.refs {
-				if off, k := r>>listLenBits, r&maxListLen; off+k > uint64(len(c.arena)) {
-					s.fail("field %q: bad list reference", f.Name)
-					break
-				}
+			if s.err != nil {
+				return nil
 			}
-			for _, code := range c.arena {
+			offs := make([]uint64, n)
+			var total uint64
+			for id, k := range lens {
+				if k > maxListLen {
+					s.fail("field %q: bad list length", f.Name)
+					return nil
+				}
+				offs[id] = total
+				total += k
+			}
+			if total != uint64(len(codes)) {
+				s.fail("field %q: list lengths do not match the codes", f.Name)
+				return nil
+			}
+			for _, code := range codes {
 				if code == 0 || int(code) > len(c.vals) {
 					s.fail("field %q: bad value code", f.Name)
-					break
+					return nil
 				}
 			}
+			c.offs, c.lens, c.arena = packCodes(offs), packCodes(lens), packCodes(codes)
 			ix.cols[i] = c
 		}
 		if s.err != nil {
