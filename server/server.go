@@ -164,12 +164,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			cancelLoad()
 			return err
 		case err = <-loadErr:
-			loadErr = nil
+			loadErr = nil // received once; a nil channel blocks from now on
 			if err != nil {
 				done = true
-				break
-			}
-			if s.cfg.WatchFile {
+			} else if s.cfg.WatchFile {
 				go s.watch(ctx)
 			}
 		}
