@@ -57,7 +57,7 @@ func (ix *Index) estimate(n Node) uint64 {
 		bi, bj, partLo, partHi := c.span(lo, hi)
 		var e uint64
 		for i := bi; i <= bj; i++ {
-			card := c.bms[i].GetCardinality()
+			card := c.cards[i]
 			if (i == bi && partLo) || (i == bj && partHi) {
 				card /= 2
 			}
@@ -102,7 +102,7 @@ func (ix *Index) estimateIn(field string, vals []any) uint64 {
 	var e uint64
 	for _, k := range distinctKeys(c.kind, vals) {
 		b := c.bucketOf(k)
-		card := c.bms[b].GetCardinality()
+		card := c.cards[b]
 		switch {
 		case c.singleValued(b) || card == 0:
 			e += card

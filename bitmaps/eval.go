@@ -497,7 +497,7 @@ func (c *numCol) eqCount(k uint64, acc *roaring.Bitmap) uint64 {
 	bm := c.bms[b]
 	if c.singleValued(b) {
 		if acc == nil {
-			return bm.GetCardinality()
+			return c.cards[b]
 		}
 		return bm.AndCardinality(acc)
 	}

@@ -25,6 +25,8 @@ type numCol struct {
 	lows      []uint64
 	bms       []*roaring.Bitmap
 	nextSplit []uint64 // do not try to split bucket i again below this size
+	cards     []uint64 // cardinality of bms[i] (roaring counts container by container)
+	n         uint64   // cardinality of ex
 	minBucket uint64
 }
 
@@ -38,7 +40,7 @@ const (
 var minBucket uint64 = 2048
 
 func newNumCol(k Kind) *numCol {
-	return &numCol{kind: k, minBucket: minBucket, ex: roaring.New(), lows: []uint64{0}, bms: []*roaring.Bitmap{roaring.New()}, nextSplit: []uint64{0}}
+	return &numCol{kind: k, minBucket: minBucket, ex: roaring.New(), lows: []uint64{0}, bms: []*roaring.Bitmap{roaring.New()}, nextSplit: []uint64{0}, cards: []uint64{0}}
 }
 
 func (c *numCol) grow(n int) { c.keys.grow(n) }
@@ -74,7 +76,10 @@ func (c *numCol) get(id uint32) any {
 
 func (c *numCol) set(id uint32, v any) {
 	if c.ex.CheckedRemove(id) {
-		c.bms[c.bucketOf(c.keys.get(int(id)))].Remove(id)
+		b := c.bucketOf(c.keys.get(int(id)))
+		c.bms[b].Remove(id)
+		c.cards[b]--
+		c.n--
 	}
 	if v == nil {
 		return
@@ -82,8 +87,10 @@ func (c *numCol) set(id uint32, v any) {
 	k := c.key(v)
 	c.keys.set(int(id), k)
 	c.ex.Add(id)
+	c.n++
 	b := c.bucketOf(k)
 	c.bms[b].Add(id)
+	c.cards[b]++
 	c.maybeSplit(b)
 }
 
@@ -121,10 +128,10 @@ func (c *numCol) hiOf(i int) uint64 {
 	return math.MaxUint64
 }
 
-func (c *numCol) target() uint64 { return max(c.minBucket, c.ex.GetCardinality()/targetBuckets) }
+func (c *numCol) target() uint64 { return max(c.minBucket, c.n/targetBuckets) }
 
 func (c *numCol) maybeSplit(i int) {
-	n := c.bms[i].GetCardinality()
+	n := c.cards[i]
 	if n <= 2*c.target() || n < c.nextSplit[i] {
 		return
 	}
@@ -147,11 +154,14 @@ func (c *numCol) maybeSplit(i int) {
 		return true
 	})
 	bms := make([]*roaring.Bitmap, len(parts))
+	cards := make([]uint64, len(parts))
 	for j, p := range parts {
 		bms[j] = roaring.BitmapOf(p...)
 		bms[j].RunOptimize()
+		cards[j] = uint64(len(p))
 	}
 	c.bms = slices.Replace(c.bms, i, i+1, bms...)
+	c.cards = slices.Replace(c.cards, i, i+1, cards...)
 	c.lows = slices.Insert(c.lows, i+1, cuts...)
 	c.nextSplit = slices.Replace(c.nextSplit, i, i+1, make([]uint64, len(parts))...)
 }
@@ -214,10 +224,22 @@ func (c *numCol) load(keys []uint64, ex *roaring.Bitmap) {
 		return true
 	})
 	c.bms = make([]*roaring.Bitmap, len(parts))
+	c.cards = make([]uint64, len(parts))
 	for j, p := range parts {
 		c.bms[j] = roaring.BitmapOf(p...)
+		c.cards[j] = uint64(len(p))
 	}
 	c.nextSplit = make([]uint64, len(parts))
+	c.n = n
+}
+
+// spanCard is the number of ids in buckets bi..bj.
+func (c *numCol) spanCard(bi, bj int) uint64 {
+	var n uint64
+	for _, k := range c.cards[bi : bj+1] {
+		n += k
+	}
+	return n
 }
 
 // singleValued reports whether bucket i can only hold one key.
@@ -259,12 +281,8 @@ func (c *numCol) span(lo, hi uint64) (bi, bj int, partLo, partHi bool) {
 // rangeCost estimates the bitmap work of rangeBitmap in ids touched.
 func (c *numCol) rangeCost(lo, hi uint64) uint64 {
 	bi, bj, _, _ := c.span(lo, hi)
-	var in uint64
-	for i := bi; i <= bj; i++ {
-		in += c.bms[i].GetCardinality()
-	}
-	out := c.ex.GetCardinality() - in
-	return min(in, out) + c.bms[bi].GetCardinality() + c.bms[bj].GetCardinality()
+	in := c.spanCard(bi, bj)
+	return min(in, c.n-in) + c.cards[bi] + c.cards[bj]
 }
 
 // rangeBitmap returns the ids whose key is in [lo, hi].
@@ -273,12 +291,9 @@ func (c *numCol) rangeBitmap(lo, hi uint64) (*roaring.Bitmap, bool) {
 	if bi == bj && !partLo && !partHi {
 		return c.bms[bi], false
 	}
-	var in uint64
-	for i := bi; i <= bj; i++ {
-		in += c.bms[i].GetCardinality()
-	}
+	in := c.spanCard(bi, bj)
 	partial := func(i int) bool { return (i == bi && partLo) || (i == bj && partHi) }
-	if in <= c.ex.GetCardinality()-in {
+	if in <= c.n-in {
 		var full []*roaring.Bitmap
 		for i := bi; i <= bj; i++ {
 			if !partial(i) {
@@ -310,11 +325,11 @@ func (c *numCol) rangeBitmap(lo, hi uint64) (*roaring.Bitmap, bool) {
 // rangeCount counts the ids in [lo, hi], within acc when acc is not nil.
 func (c *numCol) rangeCount(lo, hi uint64, acc *roaring.Bitmap) uint64 {
 	bi, bj, partLo, partHi := c.span(lo, hi)
-	card := func(b *roaring.Bitmap) uint64 {
+	card := func(i int) uint64 {
 		if acc == nil {
-			return b.GetCardinality()
+			return c.cards[i]
 		}
-		return b.AndCardinality(acc)
+		return c.bms[i].AndCardinality(acc)
 	}
 	part := func(b *roaring.Bitmap) uint64 {
 		if acc != nil {
@@ -322,29 +337,29 @@ func (c *numCol) rangeCount(lo, hi uint64, acc *roaring.Bitmap) uint64 {
 		}
 		return c.scanCount(b, lo, hi)
 	}
-	var in, all uint64
-	for i := bi; i <= bj; i++ {
-		in += c.bms[i].GetCardinality()
-	}
-	all = c.ex.GetCardinality()
+	in := c.spanCard(bi, bj)
 	var n uint64
-	if in <= all-in {
+	if in <= c.n-in {
 		for i := bi; i <= bj; i++ {
 			if (i == bi && partLo) || (i == bj && partHi) {
 				n += part(c.bms[i])
 			} else {
-				n += card(c.bms[i])
+				n += card(i)
 			}
 		}
 		return n
 	}
-	n = card(c.ex)
+	if acc == nil {
+		n = c.n
+	} else {
+		n = c.ex.AndCardinality(acc)
+	}
 	for i := range c.bms {
 		switch {
 		case i < bi || i > bj:
-			n -= card(c.bms[i])
+			n -= card(i)
 		case (i == bi && partLo) || (i == bj && partHi):
-			n -= card(c.bms[i]) - part(c.bms[i])
+			n -= card(i) - part(c.bms[i])
 		}
 	}
 	return n
@@ -375,5 +390,5 @@ func (c *numCol) eqCost(k uint64) uint64 {
 	if c.singleValued(b) {
 		return 0
 	}
-	return c.bms[b].GetCardinality()
+	return c.cards[b]
 }

@@ -180,6 +180,7 @@ func mutate(t *testing.T, ix *Index, m *model, g gen, n int) {
 
 func checkAgainstModel(t *testing.T, ix *Index, m *model, g gen, plans int) {
 	t.Helper()
+	checkInvariants(t, ix)
 	if got, want := ix.Len(), len(m.rows); got != want {
 		t.Fatalf("Len() = %d, want %d", got, want)
 	}

@@ -454,6 +454,11 @@ func readSnapshot(s *snapReader) *Index {
 				c.bms[j] = s.bitmap(n)
 			}
 			c.nextSplit = make([]uint64, nb)
+			c.cards = make([]uint64, nb)
+			for j, b := range c.bms {
+				c.cards[j] = b.GetCardinality()
+			}
+			c.n = c.ex.GetCardinality()
 			if s.err == nil && (nb == 0 || c.lows[0] != 0 || !slices.IsSorted(c.lows) || len(slices.Compact(slices.Clone(c.lows))) != nb) {
 				s.fail("field %q: bad buckets", f.Name)
 			}
