@@ -1,0 +1,341 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"time"
+
+	"github.com/cohortd/cohortd/bitmaps"
+)
+
+// DefaultLastVisitField is the timestamp attribute page views move forward.
+const DefaultLastVisitField = "last_visit_at"
+
+// DefaultDedupeWindow is how many recent event_ids an Applier remembers.
+const DefaultDedupeWindow = 1 << 20
+
+// Hooks are called by Apply, synchronously, after the event's effect on the
+// index and the history; they must be quick (hand work off to a goroutine)
+// and must not call the Applier. A nil hook is skipped.
+type Hooks struct {
+	// SessionEnd: the recommender recomputes the user's short-term
+	// embedding from the read history.
+	SessionEnd func(userID string, ts time.Time)
+	// ArticlePublished: the article was added to (or replaced in) the
+	// catalog; the recommender indexes it (and computes a missing embedding).
+	ArticlePublished func(a Article)
+	// UserDeleted: the user was erased from the index and the history; the
+	// vector store must forget it too.
+	UserDeleted func(userID string)
+}
+
+// Options configures an Applier. The zero value is usable.
+type Options struct {
+	// LastVisitField is the timestamp attribute page views set to
+	// max(current, ts); DefaultLastVisitField when "". When the index has no
+	// such field, a page view only creates the user and records the read.
+	LastVisitField string
+	// DedupeWindow is how many recent event_ids are remembered
+	// (DefaultDedupeWindow when 0; negative: none).
+	DedupeWindow int
+	// History receives page views' reads; a NewMemHistory(0) when nil.
+	History History
+	// Articles receives article_published events; a NewArticles() when nil.
+	Articles *Articles
+	Hooks    Hooks
+}
+
+// Result says what applying one event did.
+type Result struct {
+	// Duplicate: the event_id was seen within the window; nothing was done.
+	Duplicate bool
+	// Ignored is why the event changed nothing by the rules ("" otherwise):
+	// it is older than the user's deletion, or than every value it sets.
+	Ignored string
+	// Created: the user did not exist and was created.
+	Created bool
+	// Deleted: the user existed and was removed.
+	Deleted bool
+	// Fields are the index fields whose value changed.
+	Fields []string
+	// Stale lists the attributes of a profile_update that were not applied
+	// because the value held is newer.
+	Stale []string
+}
+
+// Changed says whether the event changed the user's row or existence.
+func (r Result) Changed() bool { return r.Created || r.Deleted || len(r.Fields) > 0 }
+
+// ErrSchema is wrapped when an event's attribute does not fit the index
+// (the catalog changed under a decoded event).
+var ErrSchema = errors.New("event does not fit the index")
+
+// Applier applies decoded events to an index and its side stores (read
+// history, article catalog, per-attribute update times, deletion tombstones,
+// recent event_ids). It is not safe for concurrent use: one goroutine (the
+// real-time pipeline, under its lock) applies events; the index, History and
+// Articles it writes to are safe to read meanwhile.
+type Applier struct {
+	ix        *bitmaps.Index
+	schema    bitmaps.Schema
+	fields    map[string]int
+	lastVisit int // schema position of LastVisitField; -1 when absent
+	lvName    string
+
+	history  History
+	articles *Articles
+	hooks    Hooks
+
+	held  map[string][]heldTS // user → per-attribute time of the value held
+	tombs map[uint64]int64    // hash of a deleted user_id → deletion time (Unix ns)
+	seen  *seenIDs
+}
+
+// heldTS is the time (Unix ns) of the profile_update that set a field.
+type heldTS struct {
+	field string
+	ts    int64
+}
+
+// NewApplier returns an Applier writing to ix.
+func NewApplier(ix *bitmaps.Index, opts Options) *Applier {
+	if opts.LastVisitField == "" {
+		opts.LastVisitField = DefaultLastVisitField
+	}
+	if opts.DedupeWindow == 0 {
+		opts.DedupeWindow = DefaultDedupeWindow
+	}
+	if opts.History == nil {
+		opts.History = NewMemHistory(0)
+	}
+	if opts.Articles == nil {
+		opts.Articles = NewArticles()
+	}
+	a := &Applier{
+		lvName:   opts.LastVisitField,
+		history:  opts.History,
+		articles: opts.Articles,
+		hooks:    opts.Hooks,
+		held:     map[string][]heldTS{},
+		tombs:    map[uint64]int64{},
+		seen:     newSeenIDs(opts.DedupeWindow),
+	}
+	a.SetIndex(ix)
+	return a
+}
+
+// SetIndex makes the Applier write to ix from now on (after a reload or a
+// restore); the side stores are kept.
+func (a *Applier) SetIndex(ix *bitmaps.Index) {
+	a.ix = ix
+	a.schema = ix.Schema()
+	a.fields = make(map[string]int, len(a.schema))
+	for i, f := range a.schema {
+		if _, dup := a.fields[f.Name]; !dup {
+			a.fields[f.Name] = i
+		}
+	}
+	a.lastVisit = -1
+	if i, ok := a.fields[a.lvName]; ok && a.schema[i].Kind == bitmaps.KindTime {
+		a.lastVisit = i
+	}
+}
+
+// Index returns the index the Applier writes to.
+func (a *Applier) Index() *bitmaps.Index { return a.ix }
+
+// History returns the read-history store.
+func (a *Applier) History() History { return a.history }
+
+// Articles returns the article catalog.
+func (a *Applier) Articles() *Articles { return a.articles }
+
+// Seen says whether an event_id is within the dedupe window.
+func (a *Applier) Seen(eventID string) bool { return eventID != "" && a.seen.Has(eventID) }
+
+// Apply applies one event and says what it did. An error (wrapping
+// ErrSchema, or an index error such as bitmaps.ErrIndexFull) means nothing
+// was applied and the event_id is not remembered.
+func (a *Applier) Apply(ev *Event) (Result, error) {
+	if ev.ID != "" && a.seen.Has(ev.ID) {
+		return Result{Duplicate: true}, nil
+	}
+	var (
+		res Result
+		err error
+	)
+	switch ev.Type {
+	case PageView:
+		res, err = a.pageView(ev)
+	case ProfileUpdate:
+		res, err = a.profileUpdate(ev)
+	case SessionEnd:
+		if why := a.tombstoned(ev); why != "" {
+			res.Ignored = why
+		} else if a.hooks.SessionEnd != nil {
+			a.hooks.SessionEnd(ev.UserID, ev.TS)
+		}
+	case ArticlePublished:
+		art := Article{ID: ev.ArticleID, Title: ev.Title, Topics: ev.Topics, PublishedAt: ev.TS, Embedding: ev.Embedding}
+		if !a.articles.Put(art) {
+			res.Ignored = "a newer version of the article is held"
+		} else if a.hooks.ArticlePublished != nil {
+			a.hooks.ArticlePublished(art)
+		}
+	case UserDeleted:
+		res = a.userDeleted(ev)
+	default:
+		return Result{}, fmt.Errorf("event type %d: %w", ev.Type, ErrSchema)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	if ev.ID != "" {
+		a.seen.Add(ev.ID)
+	}
+	return res, nil
+}
+
+func userHash(userID string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(userID))
+	return h.Sum64()
+}
+
+// tombstoned says why an event of a deleted user is ignored ("" if not).
+func (a *Applier) tombstoned(ev *Event) string {
+	if len(a.tombs) == 0 {
+		return ""
+	}
+	if t, ok := a.tombs[userHash(ev.UserID)]; ok && ev.TS.UnixNano() <= t {
+		return "the user was deleted after this event"
+	}
+	return ""
+}
+
+func (a *Applier) pageView(ev *Event) (Result, error) {
+	var res Result
+	if why := a.tombstoned(ev); why != "" {
+		res.Ignored = why
+		return res, nil
+	}
+	id, exists := a.ix.Lookup(ev.UserID)
+	res.Created = !exists
+	if a.lastVisit >= 0 {
+		sec := ev.TS.Unix()
+		var cur any
+		if exists {
+			cur = a.ix.Value(id, a.lvName)
+		}
+		if c, ok := cur.(int64); !ok || sec > c {
+			if _, err := a.ix.Set(ev.UserID, a.lvName, sec); err != nil {
+				return Result{}, fmt.Errorf("cannot apply page_view of %q: %w", ev.UserID, err)
+			}
+			res.Fields = []string{a.lvName}
+		}
+	} else if !exists {
+		if _, err := a.ix.Upsert(ev.UserID, make(bitmaps.Row, len(a.schema))); err != nil {
+			return Result{}, fmt.Errorf("cannot apply page_view of %q: %w", ev.UserID, err)
+		}
+	}
+	if ev.ArticleID != "" {
+		a.history.Add(ev.UserID, ev.ArticleID, ev.TS)
+	}
+	return res, nil
+}
+
+func (a *Applier) heldAt(userID, field string) (int64, bool) {
+	for _, h := range a.held[userID] {
+		if h.field == field {
+			return h.ts, true
+		}
+	}
+	return 0, false
+}
+
+func (a *Applier) setHeld(userID, field string, ts int64) {
+	list := a.held[userID]
+	for i := range list {
+		if list[i].field == field {
+			list[i].ts = ts
+			return
+		}
+	}
+	a.held[userID] = append(list, heldTS{field: field, ts: ts})
+}
+
+func (a *Applier) profileUpdate(ev *Event) (Result, error) {
+	var res Result
+	if why := a.tombstoned(ev); why != "" {
+		res.Ignored = why
+		return res, nil
+	}
+	ts := ev.TS.UnixNano()
+	id, exists := a.ix.Lookup(ev.UserID)
+	var row bitmaps.Row
+	if exists {
+		row, _ = a.ix.Row(id)
+	} else {
+		row = make(bitmaps.Row, len(a.schema))
+	}
+	apply := make([]int, 0, len(ev.Attributes)) // positions in ev.Attributes that are applied
+	for j, at := range ev.Attributes {
+		i, ok := a.fields[at.Name]
+		if !ok {
+			return Result{}, fmt.Errorf("attribute %q is not in the index: %w", at.Name, ErrSchema)
+		}
+		if held, ok := a.heldAt(ev.UserID, at.Name); ok && ts < held {
+			res.Stale = append(res.Stale, at.Name)
+			continue
+		}
+		apply = append(apply, j)
+		if !sameValue(row[i], at.Value) {
+			row[i] = at.Value
+			res.Fields = append(res.Fields, at.Name)
+		}
+	}
+	if !exists || len(res.Fields) > 0 {
+		if _, err := a.ix.Upsert(ev.UserID, row); err != nil {
+			return Result{}, fmt.Errorf("cannot apply profile_update of %q: %w: %w", ev.UserID, ErrSchema, err)
+		}
+	}
+	for _, j := range apply {
+		a.setHeld(ev.UserID, ev.Attributes[j].Name, ts)
+	}
+	res.Created = !exists
+	if len(apply) == 0 && len(ev.Attributes) > 0 && exists {
+		res.Ignored = "every attribute holds a newer value"
+	}
+	return res, nil
+}
+
+func (a *Applier) userDeleted(ev *Event) Result {
+	var res Result
+	h := userHash(ev.UserID)
+	if t, ok := a.tombs[h]; !ok || ev.TS.UnixNano() > t {
+		a.tombs[h] = ev.TS.UnixNano()
+	}
+	res.Deleted = a.ix.Delete(ev.UserID)
+	a.history.Delete(ev.UserID)
+	delete(a.held, ev.UserID)
+	if a.hooks.UserDeleted != nil {
+		a.hooks.UserDeleted(ev.UserID)
+	}
+	return res
+}
+
+// sameValue compares two values in bitmaps.Row form.
+func sameValue(a, b any) bool {
+	switch x := a.(type) {
+	case nil:
+		return b == nil
+	case []string:
+		y, ok := b.([]string)
+		return ok && slices.Equal(x, y)
+	case string, int64, float64, bool:
+		return a == b
+	}
+	return false
+}
