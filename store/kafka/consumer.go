@@ -1,0 +1,148 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+)
+
+// Message is one consumed record.
+type Message struct {
+	Topic     string
+	Partition int
+	Offset    int64
+	// HighWaterMark is the partition's end offset when the record was
+	// fetched: HighWaterMark - Offset - 1 records were behind it (the lag).
+	HighWaterMark int64
+	Key, Value    []byte
+	Time          time.Time // the record's timestamp (producer or log append time)
+}
+
+// Position is where a consumer resumes in one partition: Offset is the next
+// offset to read (the last processed one + 1), as Kafka commits it.
+type Position struct {
+	Topic     string
+	Partition int
+	Offset    int64
+}
+
+// ConsumerConfig configures a Consumer. Brokers, Topic and Group are
+// required.
+type ConsumerConfig struct {
+	Brokers []string
+	Topic   string
+	Group   string
+	// StartAtEnd starts a partition with no committed offset at its end
+	// instead of its beginning.
+	StartAtEnd bool
+	// SessionTimeout: a member that has not sent a heartbeat for this long
+	// is considered dead (default 10s; the broker bounds it).
+	SessionTimeout time.Duration
+	// MaxWait bounds how long the broker holds a fetch with no new data
+	// (default 500ms); it never delays data that is there.
+	MaxWait time.Duration
+	Logger  *slog.Logger
+}
+
+// Consumer reads one topic as a member of a consumer group. Offsets are
+// committed only by Commit. Fetch and Commit may be called from different
+// goroutines; Close ends both.
+type Consumer struct {
+	r     *kafkago.Reader
+	topic string
+}
+
+// ParseBrokers splits a comma-separated broker list ("h1:9092,h2:9092").
+func ParseBrokers(s string) []string {
+	var out []string
+	for _, b := range strings.Split(s, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// NewConsumer checks cfg and returns a consumer; it connects on the first
+// Fetch.
+func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
+	switch {
+	case len(cfg.Brokers) == 0:
+		return nil, errors.New("no Kafka brokers configured")
+	case cfg.Topic == "":
+		return nil, errors.New("no Kafka topic configured")
+	case cfg.Group == "":
+		return nil, errors.New("no Kafka consumer group configured")
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 10 * time.Second
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 500 * time.Millisecond
+	}
+	start := kafkago.FirstOffset
+	if cfg.StartAtEnd {
+		start = kafkago.LastOffset
+	}
+	rc := kafkago.ReaderConfig{
+		Brokers:           cfg.Brokers,
+		GroupID:           cfg.Group,
+		Topic:             cfg.Topic,
+		MinBytes:          1,
+		MaxBytes:          16 << 20,
+		MaxWait:           cfg.MaxWait,
+		QueueCapacity:     4096,
+		ReadLagInterval:   -1,
+		CommitInterval:    0, // synchronous, only when told
+		StartOffset:       start,
+		SessionTimeout:    cfg.SessionTimeout,
+		RebalanceTimeout:  cfg.SessionTimeout,
+		HeartbeatInterval: max(cfg.SessionTimeout/10, 100*time.Millisecond),
+		JoinGroupBackoff:  time.Second,
+	}
+	if cfg.Logger != nil {
+		log := cfg.Logger
+		rc.ErrorLogger = kafkago.LoggerFunc(func(msg string, args ...any) {
+			log.Warn("kafka consumer: "+fmt.Sprintf(msg, args...), "topic", cfg.Topic, "group", cfg.Group)
+		})
+	}
+	return &Consumer{r: kafkago.NewReader(rc), topic: cfg.Topic}, nil
+}
+
+// Fetch returns the next record of any assigned partition, waiting for one
+// until ctx is done.
+func (c *Consumer) Fetch(ctx context.Context) (Message, error) {
+	m, err := c.r.FetchMessage(ctx)
+	if err != nil {
+		return Message{}, fmt.Errorf("cannot fetch from Kafka topic %q: %w", c.topic, err)
+	}
+	return Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, HighWaterMark: m.HighWaterMark,
+		Key: m.Key, Value: m.Value, Time: m.Time}, nil
+}
+
+// Commit commits positions (next offsets to read) for the group.
+func (c *Consumer) Commit(ctx context.Context, pos []Position) error {
+	if len(pos) == 0 {
+		return nil
+	}
+	msgs := make([]kafkago.Message, 0, len(pos))
+	for _, p := range pos {
+		if p.Offset <= 0 {
+			continue
+		}
+		// kafka-go commits the offset after the message given.
+		msgs = append(msgs, kafkago.Message{Topic: p.Topic, Partition: p.Partition, Offset: p.Offset - 1})
+	}
+	if err := c.r.CommitMessages(ctx, msgs...); err != nil {
+		return fmt.Errorf("cannot commit offsets of Kafka topic %q: %w", c.topic, err)
+	}
+	return nil
+}
+
+// Close leaves the group and closes the connections.
+func (c *Consumer) Close() error { return c.r.Close() }
