@@ -1,0 +1,185 @@
+package recommend
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// The HTTP side: thin fiber handlers the server mounts, one line each, with
+// whatever auth and metrics middleware it puts in front:
+//
+//	app.Post("/api/v1/recommendations", auth(RoleRecommend), recommend.Handler(rec))
+//	app.Get("/api/v1/cohorts/:name/recommendations", auth(RoleRecommend), recommend.CohortHandler(rec))
+//	app.Post("/api/v1/feedback", auth(RoleRecommend), recommend.FeedbackHandler(rec))
+//	app.Get("/api/v1/experiments/:name", auth(RoleRead), recommend.ExperimentHandler(rec))
+//
+// Each handler writes its own answer, errors included, in the contract's
+// shape {"error": {"code", "message", "details"}}: 400 for a body that is
+// not JSON, 422 for valid JSON that asks for something impossible, 404 for
+// an unknown cohort or experiment, 503 when the cohort lookup is missing or
+// the request's context ends, 500 for a failing vector store or embedder.
+
+// Handler serves POST /api/v1/recommendations.
+func Handler(r *Recommender) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req Request
+		if err := decodeObject(c.Body(), &req); err != nil {
+			return writeError(c, http.StatusBadRequest, "invalid_json", err.Error(), nil)
+		}
+		resp, err := r.Recommend(c.UserContext(), req)
+		if err != nil {
+			return writeErr(c, err)
+		}
+		return writeJSON(c, http.StatusOK, resp)
+	}
+}
+
+// CohortHandler serves GET /api/v1/cohorts/:name/recommendations
+// ?count=10&diversity_factor=0.2&exclude_ids=a,b. It needs
+// Options.Cohorts.
+func CohortHandler(r *Recommender) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		req := CohortRequest{Cohort: c.Params("name")}
+		if s := c.Query("count"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return writeError(c, http.StatusBadRequest, "invalid_count", "count "+strconv.Quote(s)+" is not an integer", map[string]any{"field": "count"})
+			}
+			req.Count = n
+		}
+		if s := c.Query("diversity_factor"); s != "" {
+			d, err := strconv.ParseFloat(s, 64)
+			if err != nil {
+				return writeError(c, http.StatusBadRequest, "invalid_diversity_factor", "diversity_factor "+strconv.Quote(s)+" is not a number", map[string]any{"field": "diversity_factor"})
+			}
+			req.DiversityFactor = &d
+		}
+		if s := c.Query("exclude_ids"); s != "" {
+			for _, id := range strings.Split(s, ",") {
+				if id = strings.TrimSpace(id); id != "" {
+					req.ExcludeIDs = append(req.ExcludeIDs, id)
+				}
+			}
+		}
+		resp, err := r.RecommendForCohort(c.UserContext(), req)
+		if err != nil {
+			return writeErr(c, err)
+		}
+		return writeJSON(c, http.StatusOK, resp)
+	}
+}
+
+// FeedbackHandler serves POST /api/v1/feedback: one Feedback object, an
+// array of them, or {"feedback": [...]}. It answers {"accepted": N}.
+func FeedbackHandler(r *Recommender) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		items, err := decodeFeedback(c.Body())
+		if err != nil {
+			return writeError(c, http.StatusBadRequest, "invalid_json", err.Error(), nil)
+		}
+		if err := r.RecordFeedback(items); err != nil {
+			return writeErr(c, err)
+		}
+		return writeJSON(c, http.StatusOK, map[string]int{"accepted": len(items)})
+	}
+}
+
+// ExperimentHandler serves GET /api/v1/experiments/:name: the CTR of each
+// variant with its 95% interval (ExperimentResults).
+func ExperimentHandler(r *Recommender) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		res, err := r.Results(c.Params("name"))
+		if err != nil {
+			return writeErr(c, err)
+		}
+		return writeJSON(c, http.StatusOK, res)
+	}
+}
+
+func decodeObject(body []byte, v any) error {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[0] != '{' {
+		return errors.New("the body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		return errors.New("the body is not valid JSON for this endpoint: " + err.Error())
+	}
+	if dec.More() {
+		return errors.New("the body holds more than one JSON value")
+	}
+	return nil
+}
+
+func decodeFeedback(body []byte) ([]Feedback, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) > 0 && body[0] == '[' {
+		var items []Feedback
+		if err := json.Unmarshal(body, &items); err != nil {
+			return nil, errors.New("the body is not a JSON array of feedback: " + err.Error())
+		}
+		return items, nil
+	}
+	var wrapper struct {
+		Feedback []Feedback `json:"feedback"`
+		feedbackOne
+	}
+	if err := decodeObject(body, &wrapper); err != nil {
+		return nil, err
+	}
+	if wrapper.Feedback != nil {
+		return wrapper.Feedback, nil
+	}
+	return []Feedback{Feedback(wrapper.feedbackOne)}, nil
+}
+
+// feedbackOne lets one object be decoded beside the "feedback" array.
+type feedbackOne Feedback
+
+func writeJSON(c *fiber.Ctx, status int, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return writeError(c, http.StatusInternalServerError, "internal", "cannot encode the answer", nil)
+	}
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(buf.Bytes())
+}
+
+func writeError(c *fiber.Ctx, status int, code, msg string, details map[string]any) error {
+	if details == nil {
+		details = map[string]any{}
+	}
+	return writeJSON(c, status, map[string]any{"error": map[string]any{"code": code, "message": msg, "details": details}})
+}
+
+// writeErr maps the package's errors to HTTP answers.
+func writeErr(c *fiber.Ctx, err error) error {
+	var ie *InputError
+	switch {
+	case errors.As(err, &ie):
+		d := map[string]any{}
+		if ie.Field != "" {
+			d["field"] = ie.Field
+		}
+		return writeError(c, http.StatusUnprocessableEntity, ie.Code, ie.Message, d)
+	case errors.Is(err, ErrUnknownCohort):
+		return writeError(c, http.StatusNotFound, "cohort_not_found", err.Error(), nil)
+	case errors.Is(err, ErrNoExperiment):
+		return writeError(c, http.StatusNotFound, "experiment_not_found", err.Error(), nil)
+	case errors.Is(err, ErrNoCohorts):
+		return writeError(c, http.StatusServiceUnavailable, "cohorts_unavailable", "cohort recommendations need the cohort engine, which is not wired in", nil)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return writeError(c, http.StatusServiceUnavailable, "timeout", "the request ended before the answer was ready", nil)
+	}
+	return writeError(c, http.StatusInternalServerError, "recommendation_failed", err.Error(), nil)
+}
