@@ -112,7 +112,7 @@ func (ix *Index) leaf(n Node) (*roaring.Bitmap, bool) {
 		if !ok {
 			return empty()
 		}
-		return c.rangeBitmap(lo, hi)
+		return c.rangeBitmap(lo, hi, nil)
 	case *Exists:
 		c, ok := ix.column(n.Field)
 		if !ok {
@@ -456,8 +456,8 @@ func (ix *Index) within(n Node, acc *roaring.Bitmap, owned bool) *roaring.Bitmap
 		if acc.GetCardinality()*filterFactor < c.rangeCost(lo, hi) {
 			return c.rangeFilter(lo, hi, acc)
 		}
-		b, _ := c.rangeBitmap(lo, hi)
-		return intersect(acc, owned, b)
+		b, _ := c.rangeBitmap(lo, hi, acc)
+		return b
 	case *Eq:
 		if c, ok := ix.numeric(n.Field); ok {
 			k, ok := keyOf(c.kind, n.Value)

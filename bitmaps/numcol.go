@@ -285,41 +285,81 @@ func (c *numCol) rangeCost(lo, hi uint64) uint64 {
 	return min(in, c.n-in) + c.cards[bi] + c.cards[bj]
 }
 
-// rangeBitmap returns the ids whose key is in [lo, hi].
-func (c *numCol) rangeBitmap(lo, hi uint64) (*roaring.Bitmap, bool) {
+// rangeBitmap returns the ids whose key is in [lo, hi], within acc when acc
+// is not nil (then the boundary buckets are scanned only where they meet
+// acc, and the result is owned).
+func (c *numCol) rangeBitmap(lo, hi uint64, acc *roaring.Bitmap) (*roaring.Bitmap, bool) {
 	bi, bj, partLo, partHi := c.span(lo, hi)
 	if bi == bj && !partLo && !partHi {
+		if acc != nil {
+			return roaring.And(acc, c.bms[bi]), true
+		}
 		return c.bms[bi], false
 	}
-	in := c.spanCard(bi, bj)
 	partial := func(i int) bool { return (i == bi && partLo) || (i == bj && partHi) }
-	if in <= c.n-in {
+	boundary := func(i int) *roaring.Bitmap {
+		if acc != nil {
+			return roaring.And(c.bms[i], acc)
+		}
+		return c.bms[i]
+	}
+	in := c.spanCard(bi, bj)
+	ids := c.keys.len()
+	var res *roaring.Bitmap
+	switch {
+	case in <= c.n-in && worthDense(in, ids):
+		d := newDense(ids)
+		for i := bi; i <= bj; i++ {
+			if partial(i) {
+				c.scan(boundary(i), lo, hi, true, d.add)
+			} else {
+				d.or(c.bms[i])
+			}
+		}
+		res = d.bitmap()
+	case in <= c.n-in:
 		var full []*roaring.Bitmap
 		for i := bi; i <= bj; i++ {
 			if !partial(i) {
 				full = append(full, c.bms[i])
 			}
 		}
-		res := roaring.FastOr(full...)
+		res = roaring.FastOr(full...)
 		for i := bi; i <= bj; i++ {
 			if partial(i) {
-				c.scan(c.bms[i], lo, hi, true, res.AddMany)
+				c.scan(boundary(i), lo, hi, true, res.AddMany)
 			}
 		}
-		return res, true
-	}
-	// Complement: every non-NULL id minus the buckets outside and the
-	// boundary buckets' misses.
-	out := make([]*roaring.Bitmap, 0, len(c.bms)-(bj-bi+1))
-	out = append(out, c.bms[:bi]...)
-	out = append(out, c.bms[bj+1:]...)
-	drop := roaring.FastOr(out...)
-	for i := bi; i <= bj; i++ {
-		if partial(i) {
-			c.scan(c.bms[i], lo, hi, false, drop.AddMany)
+	case worthDense(c.n-in, ids):
+		// Complement: every non-NULL id minus the buckets outside and the
+		// boundary buckets' misses.
+		d := newDense(ids)
+		c.ex.WriteDenseTo(d)
+		for i := range c.bms {
+			switch {
+			case i < bi || i > bj:
+				d.andNot(c.bms[i])
+			case partial(i):
+				c.scan(c.bms[i], lo, hi, false, d.remove)
+			}
 		}
+		res = d.bitmap()
+	default:
+		out := make([]*roaring.Bitmap, 0, len(c.bms)-(bj-bi+1))
+		out = append(out, c.bms[:bi]...)
+		out = append(out, c.bms[bj+1:]...)
+		drop := roaring.FastOr(out...)
+		for i := bi; i <= bj; i++ {
+			if partial(i) {
+				c.scan(boundary(i), lo, hi, false, drop.AddMany)
+			}
+		}
+		res = roaring.AndNot(c.ex, drop)
 	}
-	return roaring.AndNot(c.ex, drop), true
+	if acc != nil {
+		res.And(acc)
+	}
+	return res, true
 }
 
 // rangeCount counts the ids in [lo, hi], within acc when acc is not nil.
