@@ -13,7 +13,9 @@
 //
 // # Semantics
 //
-// Every leaf is false on NULL; Not{X} is the live users minus X. Strings
+// Every leaf is false on NULL; Not{X} is the live users minus X. A Scan's Fn
+// gets a values slice that is reused between calls (do not keep it), and an
+// AND runs a Scan only on the users its earlier terms left. Strings
 // compare by bytes. Numbers compare exactly, whatever the mix of int64 and
 // float64 in data and plan (-0 == +0; NaN and ±Inf are never stored and a NaN
 // bound matches nothing). A list field's Eq/In means "contains"; an empty
