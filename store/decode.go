@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -36,8 +38,10 @@ type lineDecoder struct {
 
 	// after[prev+2] is the field that followed field prev (or fieldKey,
 	// fieldUnknown, or fieldStart) on the last line: lines usually list
-	// attributes in the same order, so it is tried before the map.
-	after []int
+	// attributes in the same order, so its quoted name, quoted[f+1], is
+	// matched before anything else (nil when the name needs escapes).
+	after  []int
+	quoted [][]byte
 
 	// Outputs besides the row: list elements are appended to arena (each
 	// list a full slice expression of it), names of attributes not in the
@@ -45,9 +49,10 @@ type lineDecoder struct {
 	arena   []string
 	unknown []string
 
-	scratch      []byte     // unescaped string bytes
-	interns      []interner // per field: repeated strings and list elements
-	unknownNames interner   // interned unknown attribute names
+	scratch      []byte           // unescaped string bytes
+	interns      []interner       // per field: repeated strings and list elements
+	lists        []map[string]any // per list field: boxed lists by JSON text
+	unknownNames interner         // interned unknown attribute names
 }
 
 func newLineDecoder(key string, schema bitmaps.Schema) *lineDecoder {
@@ -57,7 +62,14 @@ func newLineDecoder(key string, schema bitmaps.Schema) *lineDecoder {
 		index:   make(map[string]int, len(schema)),
 		stamp:   make([]uint32, len(schema)),
 		interns: make([]interner, len(schema)),
+		lists:   make([]map[string]any, len(schema)),
 		after:   make([]int, len(schema)+2),
+	}
+	d.quoted = make([][]byte, len(schema)+1)
+	for i, name := range append([]string{key}, names(schema)...) {
+		if name != "" && plainPrefix([]byte(name)) == len(name) {
+			d.quoted[i] = []byte(`"` + name + `"`)
+		}
 	}
 	for i, f := range schema {
 		if f.Name == key {
@@ -69,6 +81,14 @@ func newLineDecoder(key string, schema bitmaps.Schema) *lineDecoder {
 		d.interns[i].box = f.Kind == bitmaps.KindString
 	}
 	return d
+}
+
+func names(schema bitmaps.Schema) []string {
+	out := make([]string, len(schema))
+	for i, f := range schema {
+		out[i] = f.Name
+	}
+	return out
 }
 
 // decode parses line into row (len(schema) values, all overwritten) and
@@ -104,10 +124,7 @@ func (d *lineDecoder) decode(line []byte, row bitmaps.Row) (string, *RowError) {
 	} else {
 		prev := fieldStart
 		for {
-			if d.peek() != '"' {
-				return "", d.syntax("want an attribute name")
-			}
-			name, err := d.str()
+			f, name, err := d.attrName(prev)
 			if err != nil {
 				return "", err
 			}
@@ -117,7 +134,6 @@ func (d *lineDecoder) decode(line []byte, row bitmaps.Row) (string, *RowError) {
 			}
 			d.i++
 			d.ws()
-			f := d.field(prev, name)
 			prev = f
 			if f == fieldKey {
 				if hasKey {
@@ -171,11 +187,22 @@ const (
 	fieldStart   = -2 // as prev: no attribute yet (shares a slot with unknown)
 )
 
-// field returns the schema field called name, fieldKey or fieldUnknown;
-// prev is the field of the attribute before it on the line.
-func (d *lineDecoder) field(prev int, name []byte) int {
-	if f := d.after[prev+2]; f >= 0 && string(name) == d.schema[f].Name {
-		return f
+// attrName reads an attribute name and returns its field (a schema index,
+// fieldKey or fieldUnknown) and, unless its quoted form was matched as a
+// whole, its bytes; prev is the field of the attribute before it.
+func (d *lineDecoder) attrName(prev int) (int, []byte, *RowError) {
+	if d.peek() != '"' {
+		return 0, nil, d.syntax("want an attribute name")
+	}
+	if f := d.after[prev+2]; f != fieldUnknown {
+		if q := d.quoted[f+1]; len(q) > 0 && bytes.HasPrefix(d.b[d.i:], q) {
+			d.i += len(q)
+			return f, nil, nil
+		}
+	}
+	name, err := d.str()
+	if err != nil {
+		return 0, nil, err
 	}
 	f := fieldUnknown
 	if string(name) == d.key {
@@ -184,7 +211,7 @@ func (d *lineDecoder) field(prev int, name []byte) int {
 		f = i
 	}
 	d.after[prev+2] = f
-	return f
+	return f, name, nil
 }
 
 // maxUnknownNames bounds the distinct unknown attribute names remembered;
@@ -212,7 +239,7 @@ func (d *lineDecoder) peek() byte {
 }
 
 func (d *lineDecoder) ws() {
-	for d.i < len(d.b) {
+	for d.i < len(d.b) && d.b[d.i] <= ' ' { // one test for most bytes
 		switch d.b[d.i] {
 		case ' ', '\t', '\r', '\n':
 			d.i++
@@ -336,26 +363,61 @@ func (d *lineDecoder) wrongType(f int, got string) *RowError {
 
 // list reads a JSON array of strings; an empty array is NULL.
 func (d *lineDecoder) list(f int) (any, *RowError) {
+	text := d.i
+	if n, err := d.listPass(f, false); err != nil || n == 0 {
+		return nil, err // [] is NULL
+	}
+	// Most lists repeat (peak_days, common tag sets): one boxed list is
+	// shared by every row with the same JSON text, which saves interning
+	// each element, a copy and a boxing allocation per row.
+	m := d.lists[f]
+	if v, ok := m[string(d.b[text:d.i])]; ok {
+		return v, nil
+	}
+	end := d.i
+	d.i = text
+	start := len(d.arena)
+	if _, err := d.listPass(f, true); err != nil {
+		return nil, err // cannot happen: the first pass accepted it
+	}
+	l := d.arena[start:len(d.arena):len(d.arena)]
+	if m == nil {
+		m = make(map[string]any)
+		d.lists[f] = m
+	}
+	if len(m) >= maxInterned { // past that many distinct lists, no sharing
+		return l, nil
+	}
+	var v any = slices.Clone(l)
+	d.arena = d.arena[:start]
+	m[string(d.b[text:end])] = v
+	return v, nil
+}
+
+// listPass reads a JSON array of strings at the cursor and returns its
+// length, appending its (interned) elements to arena when keep is set.
+func (d *lineDecoder) listPass(f int, keep bool) (int, *RowError) {
 	d.i++ // '['
 	d.ws()
 	if d.peek() == ']' {
 		d.i++
-		return nil, nil
+		return 0, nil
 	}
-	start := len(d.arena)
 	for n := 0; ; n++ {
 		if d.peek() != '"' {
 			desc, err := d.describe()
 			if err != nil {
-				return nil, err
+				return 0, err
 			}
-			return nil, d.wrongType(f, fmt.Sprintf("%s at index %d", desc, n))
+			return 0, d.wrongType(f, fmt.Sprintf("%s at index %d", desc, n))
 		}
 		s, err := d.str()
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
-		d.arena = append(d.arena, d.interns[f].str(s))
+		if keep {
+			d.arena = append(d.arena, d.interns[f].str(s))
+		}
 		d.ws()
 		switch d.peek() {
 		case ',':
@@ -364,9 +426,9 @@ func (d *lineDecoder) list(f int) (any, *RowError) {
 			continue
 		case ']':
 			d.i++
-			return d.arena[start:len(d.arena):len(d.arena)], nil
+			return n + 1, nil
 		}
-		return nil, d.syntax("want ',' or ']'")
+		return 0, d.syntax("want ',' or ']'")
 	}
 }
 

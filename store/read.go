@@ -56,9 +56,10 @@ type Stats struct {
 // name used in errors, key the key attribute. Lines are parsed a few
 // thousand ahead on another goroutine, so parsing overlaps fn's work.
 //
-// row and its lists are reused after fn returns: fn must copy what it keeps
-// of them (the strings in them may be kept; bitmaps.Builder.Add copies what
-// it needs). If fn returns an error wrapping bitmaps.ErrDuplicateUser, the
+// row and its lists are reused after fn returns, and one list may be shared
+// by many rows: fn must not modify them and must copy what it keeps of them
+// (the strings in them may be kept; bitmaps.Builder.Add copies what it
+// needs). If fn returns an error wrapping bitmaps.ErrDuplicateUser, the
 // line is a bad row (a duplicate key: ReadUsers keeps no set of keys, the
 // consumer does); any other error from fn stops the read and is returned
 // wrapped.
