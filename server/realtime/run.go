@@ -1,0 +1,212 @@
+package realtime
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cohortd/cohortd/store/events"
+	"github.com/cohortd/cohortd/store/kafka"
+)
+
+// fetched is a message decoded by the fetch goroutine.
+type fetched struct {
+	m   kafka.Message
+	ev  events.Event
+	err error
+	dec *events.Decoder
+}
+
+// Run consumes src (nil: events come only from HTTP), applies its events,
+// sweeps time-dependent cohorts, writes snapshots and commits offsets until
+// ctx is done; then it takes a last checkpoint (flush, snapshot, commit)
+// and returns nil. It waits for the index to be attached first. A fetch
+// error other than ctx's stops it (the error is returned after the last
+// checkpoint).
+func (p *Pipeline) Run(ctx context.Context, src Source) error {
+	select {
+	case <-p.ready:
+	case <-ctx.Done():
+		return nil
+	}
+	items := make(chan fetched, 4096)
+	fetchErr := make(chan error, 1)
+	fetchCtx, stopFetch := context.WithCancel(ctx)
+	defer stopFetch()
+	if src != nil {
+		go p.fetch(fetchCtx, src, items, fetchErr)
+	}
+	every := p.cfg.CommitInterval
+	if p.cfg.StateDir != "" {
+		every = p.cfg.SnapshotInterval
+	}
+	checkT := time.NewTicker(every)
+	defer checkT.Stop()
+	var sweepC <-chan time.Time
+	if p.cfg.SweepInterval > 0 {
+		t := time.NewTicker(p.cfg.SweepInterval)
+		defer t.Stop()
+		sweepC = t.C
+	}
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case it := <-items:
+			p.handleMessage(it.m, it.ev, it.err, it.dec)
+		case <-checkT.C:
+			if err := p.checkpoint(ctx, src); err != nil && ctx.Err() == nil {
+				p.log.Error("checkpoint failed; offsets stay uncommitted and it is retried", "err", err)
+			}
+		case <-sweepC:
+			if n, err := p.Sweep(ctx); err != nil {
+				p.log.Error("sweep of time-dependent cohorts failed", "err", err)
+			} else if n > 0 {
+				p.log.Debug("time-dependent cohorts swept", "changes", n)
+			}
+		case err := <-fetchErr:
+			runErr = err
+			break loop
+		}
+	}
+	stopFetch()
+	// Apply what was fetched already, so that the last checkpoint covers it.
+	for {
+		select {
+		case it := <-items:
+			p.handleMessage(it.m, it.ev, it.err, it.dec)
+			continue
+		default:
+		}
+		break
+	}
+	final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := p.checkpoint(final, src); err != nil {
+		p.log.Error("last checkpoint failed", "err", err)
+		if runErr == nil {
+			runErr = err
+		}
+	}
+	return runErr
+}
+
+func (p *Pipeline) fetch(ctx context.Context, src Source, out chan<- fetched, errc chan<- error) {
+	for {
+		m, err := src.Fetch(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				errc <- err
+			}
+			return
+		}
+		dec := p.dec.Load()
+		ev, derr := dec.Decode(m.Value)
+		select {
+		case out <- fetched{m: m, ev: ev, err: derr, dec: dec}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Checkpoint makes what was applied so far durable and commits the offsets
+// that are safe (see the package doc). Run calls it periodically; call it
+// when not running Run.
+func (p *Pipeline) Checkpoint(ctx context.Context) error { return p.checkpoint(ctx, nil) }
+
+func (p *Pipeline) checkpoint(ctx context.Context, src Source) error {
+	p.mu.Lock()
+	if p.applier == nil {
+		p.mu.Unlock()
+		return nil
+	}
+	pos := positions(p.done)
+	var snap *captured
+	if p.cfg.StateDir != "" && p.dirty {
+		start := time.Now()
+		ix := p.applier.Index()
+		h := snapHeader{CreatedAt: time.Now().UTC(), Key: p.set.Key(), Schema: schemaOf(ix.Schema()), Offsets: pos, Users: ix.Len()}
+		for i := 0; i < p.tracker.Len(); i++ {
+			h.Cohorts = append(h.Cohorts, p.tracker.Cohort(i).Name)
+		}
+		var err error
+		snap, err = capture(h, ix, p.applier.WriteState, p.published)
+		if err != nil {
+			p.mu.Unlock()
+			p.m.snapshots.WithLabelValues("failed").Inc()
+			return err
+		}
+		p.dirty = false
+		p.log.Debug("snapshot captured", "took", time.Since(start), "users", h.Users)
+	}
+	p.mu.Unlock()
+
+	// Records caused by the events up to here must be delivered before the
+	// events count as done.
+	for _, s := range []Sink{p.cfg.Changes, p.cfg.DeadLetter} {
+		if s == nil {
+			continue
+		}
+		if err := s.Flush(ctx); err != nil {
+			p.markDirty(snap != nil)
+			return fmt.Errorf("cannot deliver records before committing: %w", err)
+		}
+	}
+	commit := pos
+	if p.cfg.StateDir != "" {
+		if snap != nil {
+			start := time.Now()
+			if err := writeSnapshotFile(p.cfg.StateDir, snap.encode); err != nil {
+				p.m.snapshots.WithLabelValues("failed").Inc()
+				p.markDirty(true)
+				return err
+			}
+			p.m.snapshots.WithLabelValues("ok").Inc()
+			p.m.snapSecs.Observe(time.Since(start).Seconds())
+			p.m.lastSnap.SetToCurrentTime()
+			p.mu.Lock()
+			p.durable = pos
+			p.mu.Unlock()
+		}
+		p.mu.Lock()
+		commit = slices.Clone(p.durable)
+		p.mu.Unlock()
+	}
+	if src == nil || len(commit) == 0 {
+		return nil
+	}
+	if err := src.Commit(ctx, commit); err != nil {
+		p.m.commits.WithLabelValues("failed").Inc()
+		return err
+	}
+	p.m.commits.WithLabelValues("ok").Inc()
+	return nil
+}
+
+func (p *Pipeline) markDirty(yes bool) {
+	if !yes {
+		return
+	}
+	p.mu.Lock()
+	p.dirty = true
+	p.mu.Unlock()
+}
+
+// Handled returns how many events were applied (duplicates and ignored
+// ones included; malformed ones not).
+func (p *Pipeline) Handled() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.seq
+}
+
+// Offsets returns the next offset to read of every partition handled.
+func (p *Pipeline) Offsets() []kafka.Position {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return positions(p.done)
+}
