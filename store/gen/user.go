@@ -155,7 +155,8 @@ func (g *userGen) gen(i int) *user {
 		if tp.sport != general {
 			w = sportW[tp.sport]
 		}
-		w *= tp.popularity * math.Exp(1.3*r.NormFloat64()) // peaked: a few favourite topics
+		x := r.Float64()
+		w *= tp.popularity * (0.02 + x*x*x*x) // peaked: a few favourite topics
 		sum += w
 		u.prefs[t] = sum
 	}
