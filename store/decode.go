@@ -450,7 +450,13 @@ func (d *lineDecoder) describe() (string, *RowError) {
 		}
 		return "number " + shorten(tok), nil
 	case c == 't' || c == 'f' || c == 'n':
-		lit := map[byte]string{'t': "true", 'f': "false", 'n': "null"}[c]
+		lit := "null"
+		switch c {
+		case 't':
+			lit = "true"
+		case 'f':
+			lit = "false"
+		}
 		if err := d.literal(lit); err != nil {
 			return "", err
 		}
@@ -585,11 +591,12 @@ func (d *lineDecoder) digitRun() int {
 func (d *lineDecoder) str() ([]byte, *RowError) {
 	d.i++ // opening quote
 	start := d.i
-	if end := start + plainPrefix(d.b[start:]); end < len(d.b) && d.b[end] == '"' {
-		d.i = end + 1
-		return d.b[start:end], nil
+	d.i += plainPrefix(d.b[start:])
+	if d.i < len(d.b) && d.b[d.i] == '"' {
+		d.i++
+		return d.b[start : d.i-1], nil
 	}
-	ascii := true
+	ascii := true // so far: the plain prefix is
 	for d.i < len(d.b) {
 		c := d.b[d.i]
 		switch {
@@ -932,22 +939,12 @@ func fastFloat(tok []byte) (float64, bool) {
 	return x, true
 }
 
+// kindName names a kind in errors, with the expected format of timestamps.
 func kindName(k bitmaps.Kind) string {
-	switch k {
-	case bitmaps.KindString:
-		return "string"
-	case bitmaps.KindInt:
-		return "int"
-	case bitmaps.KindFloat:
-		return "float"
-	case bitmaps.KindBool:
-		return "bool"
-	case bitmaps.KindTime:
-		return "timestamp (" + timestampFormat + ")"
-	case bitmaps.KindStringList:
-		return "list<string>"
+	if k == bitmaps.KindTime {
+		return k.String() + " (" + timestampFormat + ")"
 	}
-	return fmt.Sprintf("kind %d", k)
+	return k.String()
 }
 
 // quote quotes a user value for an error, cut to maxShownValue bytes.

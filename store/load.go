@@ -148,14 +148,7 @@ func readFile(ctx context.Context, path, key string, schema bitmaps.Schema, opts
 		progress := opts.Progress
 		opts.Progress = func(rows, _ int64) { progress(rows, onDisk()) }
 	}
-	st, err := ReadUsers(ctx, rc, path, key, schema, opts, fn)
-	if err != nil {
-		var rerr *RowError
-		if !errors.As(err, &rerr) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("cannot load users from %q: %w", path, err)
-		}
-	}
-	return st, err
+	return ReadUsers(ctx, rc, path, key, schema, opts, fn) // its errors name the file
 }
 
 // duplicates gathers the duplicate-key errors of a read, whose first
