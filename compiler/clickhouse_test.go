@@ -32,6 +32,9 @@ var chN = flag.Int("ch.n", 400, "expressions in TestClickHouseSQL")
 func TestClickHouseSQL(t *testing.T) {
 	base := os.Getenv("COHORTD_TEST_CLICKHOUSE_HTTP")
 	if base == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI is set but COHORTD_TEST_CLICKHOUSE_HTTP is not: run the suite with bash .ci/test")
+		}
 		t.Skip("set COHORTD_TEST_CLICKHOUSE_HTTP=http://HOST:8123 to run against ClickHouse")
 	}
 	ch := &chHTTP{base: strings.TrimSuffix(base, "/"), client: &http.Client{Timeout: 60 * time.Second}}
