@@ -22,6 +22,8 @@ func newServeCmd() *cobra.Command {
 		configPath string
 		watch      bool
 		timeout    time.Duration
+		events     realtimeFlags
+		rt         *realtimeRun // set once the server (and its metrics registry) exists
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -44,7 +46,9 @@ gracefully.`,
 				WatchFile:      watch,
 				RequestTimeout: timeout,
 				LoadIndex: func(ctx context.Context, set *compiler.Set) (*bitmaps.Index, error) {
-					return src.loadIndex(ctx, set, log)
+					return rt.loadIndex(func(ctx context.Context, set *compiler.Set) (*bitmaps.Index, error) {
+						return src.loadIndex(ctx, set, log)
+					})(ctx, set)
 				},
 			}
 			if configPath != "" {
@@ -56,6 +60,9 @@ gracefully.`,
 			}
 			srv, err := server.New(cfg)
 			if err != nil {
+				return err
+			}
+			if rt, err = events.start(clock, log, srv.Registry()); err != nil {
 				return err
 			}
 			ctx := cmd.Context()
@@ -75,7 +82,14 @@ gracefully.`,
 				}
 			}()
 			slog.SetDefault(log)
-			return srv.Run(ctx)
+			rtCtx, stopRT := context.WithCancel(ctx)
+			rt.run(rtCtx)
+			err = srv.Run(ctx)
+			stopRT()
+			if rtErr := rt.wait(); err == nil {
+				err = rtErr
+			}
+			return err
 		},
 	}
 	fs := cmd.Flags()
@@ -86,5 +100,6 @@ gracefully.`,
 	fs.StringVar(&configPath, "config", "", "server config (API keys and roles), e.g. cohortd.yaml")
 	fs.BoolVar(&watch, "watch", false, "reload the cohorts file when it changes")
 	fs.DurationVar(&timeout, "request-timeout", 30*time.Second, "per-request timeout")
+	events.register(fs)
 	return cmd
 }
