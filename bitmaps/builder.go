@@ -3,6 +3,8 @@ package bitmaps
 import (
 	"bytes"
 	"cmp"
+	"runtime"
+	"sync"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -115,14 +117,24 @@ func (b *Builder) Build() *Index {
 	ix.live = roaring.New()
 	ix.live.AddRange(0, uint64(n))
 	ix.baseN = uint32(n)
-	for i, s := range b.stages {
-		ix.cols[i] = s.build(perm)
-		b.stages[i] = nil
+	// Fields build independently: one goroutine per CPU.
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), len(b.stages)) {
+		wg.Go(func() {
+			for i := range next {
+				ix.cols[i] = b.stages[i].build(perm)
+				ix.cols[i].optimize()
+				b.stages[i] = nil
+			}
+		})
 	}
+	for i := range b.stages {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	ix.live.RunOptimize()
-	for _, c := range ix.cols {
-		c.optimize()
-	}
 	b.reset()
 	ix.version.Add(1)
 	return ix
