@@ -3,11 +3,11 @@ package bitmaps
 import (
 	"bytes"
 	"cmp"
-	"runtime"
-	"sync"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
