@@ -119,9 +119,93 @@ type wire struct {
 	Attributes json.RawMessage `json:"attributes"`
 }
 
+// fastWire decodes the common case in one pass; any surprise falls back on
+// the field-by-field path, which words the errors.
+type fastWire struct {
+	EventID    *string         `json:"event_id"`
+	Type       *string         `json:"type"`
+	UserID     *string         `json:"user_id"`
+	TS         *string         `json:"ts"`
+	ArticleID  *string         `json:"article_id"`
+	Topics     []string        `json:"topics"`
+	Device     *string         `json:"device"`
+	Title      *string         `json:"title"`
+	Embedding  []float32       `json:"embedding"`
+	Attributes json.RawMessage `json:"attributes"`
+}
+
+var nullBytes = []byte("null")
+
 // Decode decodes one event. Every problem is a *MalformedError naming the
 // field; unknown JSON fields are ignored (newer producers may add some).
 func (d *Decoder) Decode(data []byte) (Event, error) {
+	if ev, ok := d.decodeFast(data); ok {
+		return ev, nil
+	}
+	return d.decodeSlow(data)
+}
+
+// decodeFast handles well-formed events without nulls (a null inside an
+// array is not seen by encoding/json); ok false means "use decodeSlow".
+func (d *Decoder) decodeFast(data []byte) (ev Event, ok bool) {
+	if len(data) > MaxEventBytes || bytes.Contains(data, nullBytes) {
+		return ev, false
+	}
+	var w fastWire
+	if json.Unmarshal(data, &w) != nil || w.Type == nil || w.TS == nil {
+		return ev, false
+	}
+	t, known := ParseType(*w.Type)
+	if !known {
+		return ev, false
+	}
+	ev.Type = t
+	ts, err := parseTS(*w.TS)
+	if err != nil {
+		return ev, false
+	}
+	ev.TS = ts
+	if w.EventID != nil {
+		ev.ID = *w.EventID
+	}
+	if t != ArticlePublished {
+		if w.UserID == nil || *w.UserID == "" {
+			return ev, false
+		}
+		ev.UserID = *w.UserID
+	}
+	opt := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	switch t {
+	case PageView:
+		ev.ArticleID, ev.Device = opt(w.ArticleID), opt(w.Device)
+		ev.Topics = w.Topics
+	case ProfileUpdate:
+		if err := d.attributes(&ev, w.Attributes); err != nil {
+			return ev, false
+		}
+	case ArticlePublished:
+		if w.ArticleID == nil || *w.ArticleID == "" {
+			return ev, false
+		}
+		ev.ArticleID, ev.Title = *w.ArticleID, opt(w.Title)
+		ev.Topics = w.Topics
+		for _, f := range w.Embedding {
+			if math.IsInf(float64(f), 0) {
+				return ev, false
+			}
+		}
+		ev.Embedding = w.Embedding
+	}
+	return ev, true
+}
+
+// decodeSlow decodes field by field, so that each error names its field.
+func (d *Decoder) decodeSlow(data []byte) (Event, error) {
 	var ev Event
 	if len(data) > MaxEventBytes {
 		return ev, malformed("", "event is %d bytes, more than the %d accepted", len(data), MaxEventBytes)
@@ -241,6 +325,12 @@ func floats(raw json.RawMessage, field string) ([]float32, error) {
 	}
 	if raw[0] != '[' {
 		return nil, malformed(field, "want an array of numbers, got %s", describeRaw(raw))
+	}
+	if !bytes.Contains(raw, nullBytes) {
+		var fs []float32
+		if json.Unmarshal(raw, &fs) == nil {
+			return fs, nil // parsed as float32 directly, as decodeFast does
+		}
 	}
 	var vals []any
 	if err := json.Unmarshal(raw, &vals); err != nil {

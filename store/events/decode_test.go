@@ -72,6 +72,9 @@ func TestDecode(t *testing.T) {
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
 			}
+			if slow, err := d.decodeSlow([]byte(tt.in)); err != nil || !reflect.DeepEqual(slow, got) {
+				t.Errorf("the field-by-field path disagrees: %+v, %v", slow, err)
+			}
 		})
 	}
 }
@@ -163,6 +166,12 @@ func FuzzDecode(f *testing.F) {
 	}
 	d := NewDecoder("user_id", testSchema)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if fast, ok := d.decodeFast(data); ok {
+			slow, err := d.decodeSlow(data)
+			if err != nil || !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("fast path %+v, slow path %+v, %v", fast, slow, err)
+			}
+		}
 		ev, err := d.Decode(data)
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) {
