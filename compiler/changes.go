@@ -154,14 +154,18 @@ func (t *Tracker) prepare(user map[string]any) (map[string]any, error) {
 	return u, nil
 }
 
-// run evaluates cohort i's program on a prepared user.
-func (t *Tracker) run(i int, u map[string]any, now int64, m *vm.VM) (bool, error) {
+// run evaluates cohort i's program on a prepared user; shared is the
+// environment {u, now} programs without static id sets use.
+func (t *Tracker) run(i int, u, shared map[string]any, now int64, m *vm.VM) (bool, error) {
 	p := t.progs[i]
-	env := make(map[string]any, len(p.sets)+2)
-	env["u"] = u
-	env["now"] = now
-	for k, v := range p.sets {
-		env[k] = v
+	env := shared
+	if len(p.sets) > 0 {
+		env = make(map[string]any, len(p.sets)+2)
+		env["u"] = u
+		env["now"] = now
+		for k, v := range p.sets {
+			env[k] = v
+		}
 	}
 	out, err := m.Run(p.prog, env)
 	if err != nil {
@@ -182,8 +186,9 @@ func (t *Tracker) Match(cohorts []int, user map[string]any, now time.Time) ([]bo
 	defer t.vms.Put(m)
 	out := make([]bool, len(cohorts))
 	sec := nowSec(now)
+	shared := map[string]any{"u": u, "now": sec}
 	for k, i := range cohorts {
-		if out[k], err = t.run(i, u, sec, m); err != nil {
+		if out[k], err = t.run(i, u, shared, sec, m); err != nil {
 			return nil, err
 		}
 	}
@@ -203,15 +208,49 @@ func (t *Tracker) Diff(cohorts []int, before func(i int) bool, after map[string]
 			return nil, err
 		}
 	}
+	return t.diff(cohorts, before, u, now)
+}
+
+// DiffRow is Diff for a user read from an index: row holds the user's
+// values aligned with schema, as bitmaps.Index.Row returns them (they are
+// trusted, not checked), and userID its key. It saves building and
+// checking an attribute map.
+func (t *Tracker) DiffRow(cohorts []int, before func(i int) bool, userID string, schema bitmaps.Schema, row bitmaps.Row, now time.Time) ([]Change, error) {
+	return t.diff(cohorts, before, UserMap(t.key, userID, schema, row), now)
+}
+
+// DiffLookup is Diff for a user whose values are read one attribute at a
+// time (value returns a value in bitmaps.Row form, nil for NULL; it is
+// asked only for the attributes the listed cohorts read, and the values
+// are trusted, not checked). It is the cheapest form when a cohort reads
+// a few of many attributes.
+func (t *Tracker) DiffLookup(cohorts []int, before func(i int) bool, userID string, value func(attr string) any, now time.Time) ([]Change, error) {
+	u := make(map[string]any, 8)
+	u[t.key] = userID
+	for _, i := range cohorts {
+		for _, a := range t.deps[i] {
+			if _, done := u[a]; done {
+				continue
+			}
+			if v := value(a); v != nil {
+				u[a] = v
+			}
+		}
+	}
+	return t.diff(cohorts, before, u, now)
+}
+
+func (t *Tracker) diff(cohorts []int, before func(i int) bool, u map[string]any, now time.Time) ([]Change, error) {
 	m := t.vms.Get().(*vm.VM)
 	defer t.vms.Put(m)
 	sec := nowSec(now)
+	shared := map[string]any{"u": u, "now": sec}
 	var out []Change
 	for _, i := range cohorts {
 		in := false
 		if u != nil {
 			var err error
-			if in, err = t.run(i, u, sec, m); err != nil {
+			if in, err = t.run(i, u, shared, sec, m); err != nil {
 				return nil, err
 			}
 		}

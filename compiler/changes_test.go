@@ -165,8 +165,17 @@ func TestTrackerDiffAgainstCachedBitmaps(t *testing.T) {
 		}
 		id, _ := env.ix.Set(u, f.Name, v)
 		row, _ := env.ix.Row(id)
-		got, err := tr.Diff(tr.Affected([]string{f.Name}), func(i int) bool { return before[tr.Cohort(i).Name][u] },
-			compiler.UserMap(env.set.Key(), u, schema, row), now)
+		was := func(i int) bool { return before[tr.Cohort(i).Name][u] }
+		var got []compiler.Change
+		var err error
+		switch step % 3 {
+		case 0:
+			got, err = tr.Diff(tr.Affected([]string{f.Name}), was, compiler.UserMap(env.set.Key(), u, schema, row), now)
+		case 1:
+			got, err = tr.DiffRow(tr.Affected([]string{f.Name}), was, u, schema, row, now)
+		default:
+			got, err = tr.DiffLookup(tr.Affected([]string{f.Name}), was, u, func(a string) any { return env.ix.Value(id, a) }, now)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
