@@ -91,6 +91,7 @@ type Pipeline struct {
 
 	mu        sync.Mutex
 	set       *compiler.Set
+	schema    bitmaps.Schema // the index's
 	tracker   *compiler.Tracker
 	applier   *events.Applier
 	published []*roaring.Bitmap // per tracker cohort: members as published
@@ -272,7 +273,7 @@ func (p *Pipeline) attachLocked(set *compiler.Set, tr *compiler.Tracker, ix *bit
 		}
 		pub[i] = b.Clone()
 	}
-	p.set, p.tracker, p.published = set, tr, pub
+	p.set, p.tracker, p.published, p.schema = set, tr, pub, ix.Schema()
 	p.dec.Store(events.NewDecoder(set.Key(), ix.Schema()))
 	p.once.Do(func() { close(p.ready) })
 }
@@ -364,7 +365,6 @@ func (p *Pipeline) changesLocked(ev *events.Event, res events.Result, oldID uint
 		if id, ok = ix.Lookup(ev.UserID); !ok {
 			return nil, nil
 		}
-		row, _ := ix.Row(id)
 		cohorts := tr.Affected(res.Fields)
 		if res.Created {
 			cohorts = tr.All()
@@ -372,8 +372,8 @@ func (p *Pipeline) changesLocked(ev *events.Event, res events.Result, oldID uint
 		if len(cohorts) == 0 {
 			return nil, nil
 		}
-		user := compiler.UserMap(p.set.Key(), ev.UserID, ix.Schema(), row)
-		changes, err = tr.Diff(cohorts, func(i int) bool { return p.published[i].Contains(id) }, user, now)
+		changes, err = tr.DiffLookup(cohorts, func(i int) bool { return p.published[i].Contains(id) }, ev.UserID,
+			func(attr string) any { return ix.Value(id, attr) }, now)
 	}
 	if err != nil {
 		return nil, err
