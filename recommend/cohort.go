@@ -270,7 +270,7 @@ func (r *Recommender) RecommendForCohort(ctx context.Context, req CohortRequest)
 		j.pop = r.popCache.snapshot(r.pop, r.counts, dayOf(j.now), r.publishedLocked, time.Now())
 	}
 	k := max(100, 10*count)
-	if err := j.searchSimilar(k); err != nil {
+	if err := j.searchSimilar(k, true); err != nil {
 		return nil, err
 	}
 	j.addPopular(k)

@@ -166,6 +166,7 @@ func Evaluate(ctx context.Context, dir string, cfg EvalConfig, progress func(don
 	if err != nil {
 		return nil, err
 	}
+	slices.SortStableFunc(arts, func(a, b Article) int { return a.PublishedAt.Compare(b.PublishedAt) })
 	if err := r.AddArticles(ctx, arts); err != nil {
 		return nil, err
 	}

@@ -42,6 +42,11 @@ type ExactIndex struct {
 	errNorm   []float32 // ‖x − scale·q8‖
 	qNorm     []float32 // ‖scale·q8‖
 	published []int64   // Unix seconds; minUnix when unset
+	// blockLo and blockHi bound the published times of each block of rows
+	// (conservatively: they only widen until the index is compacted), so
+	// that a search over a time window skips whole blocks. Loading articles
+	// in publication order keeps them tight.
+	blockLo, blockHi []int64
 }
 
 // NewExactIndex returns an empty exact index of dim dimensions.
@@ -99,8 +104,20 @@ func (x *ExactIndex) Upsert(_ context.Context, items ...Item) error {
 		if !it.PublishedAt.IsZero() {
 			x.published[r] = it.PublishedAt.Unix()
 		}
+		x.widen(r)
 	}
 	return nil
+}
+
+// widen makes row r's block bounds cover its published time.
+func (x *ExactIndex) widen(r int32) {
+	b := int(r) / block
+	for len(x.blockLo) <= b {
+		x.blockLo = append(x.blockLo, maxUnix)
+		x.blockHi = append(x.blockHi, minUnix)
+	}
+	x.blockLo[b] = min(x.blockLo[b], x.published[r])
+	x.blockHi[b] = max(x.blockHi[b], x.published[r])
 }
 
 // Delete removes the vectors with these ids (the last row moves into the
@@ -121,6 +138,7 @@ func (x *ExactIndex) Delete(_ context.Context, ids ...string) error {
 			copy(x.q8[int(r)*x.stride:int(r+1)*x.stride], x.q8[int(last)*x.stride:])
 			x.scale[r], x.errNorm[r], x.qNorm[r] = x.scale[last], x.errNorm[last], x.qNorm[last]
 			x.published[r] = x.published[last]
+			x.widen(r)
 		}
 		delete(x.pos, id)
 		x.ids = x.ids[:last]
@@ -185,16 +203,21 @@ func (x *ExactIndex) Search(ctx context.Context, query []float32, k int, f Filte
 	timed := lo != minUnix || hi != maxUnix
 
 	workers := min(runtime.GOMAXPROCS(0), max(1, n/rowsPerWorker))
+	blocks := (n + block - 1) / block
 	parts := make([]scanPart, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		from, to := n*w/workers, n*(w+1)/workers
+		// Whole blocks per worker, so that block bounds apply.
+		from, to := min(n, blocks*w/workers*block), min(n, blocks*(w+1)/workers*block)
 		wg.Go(func() {
 			p := &parts[w]
 			p.bounds = newTopK(k)
 			out := make([]int32, block)
 			for b := from; b < to; b += block {
 				e := min(b+block, to)
+				if bl := b / block; timed && (x.blockHi[bl] < lo || x.blockLo[bl] > hi) {
+					continue
+				}
 				kernel.Dots(out[:e-b], q8, x.q8[b*x.stride:e*x.stride], x.stride)
 				for r := b; r < e; r++ {
 					if excluded[r/64]&(1<<(r%64)) != 0 {

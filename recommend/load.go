@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/cohortd/cohortd/store"
@@ -107,6 +108,10 @@ func Load(ctx context.Context, dir string, opts Options) (*Recommender, LoadStat
 			arts = append(arts, a)
 		}
 	}
+	// The default embedder's idf is fitted on the whole catalog.
+	r.embedderFor(arts)
+	// In publication order, so that the exact index's time blocks are tight.
+	slices.SortStableFunc(arts, func(a, b Article) int { return a.PublishedAt.Compare(b.PublishedAt) })
 	const batch = 4096
 	for from := 0; from < len(arts); from += batch {
 		if err := r.AddArticles(ctx, arts[from:min(from+batch, len(arts))]); err != nil {

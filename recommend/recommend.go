@@ -63,8 +63,8 @@ func (r *Recommender) Recommend(ctx context.Context, req Request) (*Response, er
 	var cohortPop *popSnapshot
 	var cohortName string
 	r.mu.RLock()
-	u := r.readers[req.UserID]
-	cold := u == nil || r.userVectorLocked(req.UserID, now.Unix()) == nil
+	uvec := r.userVectorLocked(req.UserID, now.Unix())
+	cold := uvec == nil
 	r.mu.RUnlock()
 	if cold && r.opts.Cohorts != nil {
 		cohortName, cohortPop, err = r.coldStartCohort(ctx, req.UserID, now.Unix())
@@ -104,6 +104,7 @@ func (r *Recommender) Recommend(ctx context.Context, req Request) (*Response, er
 	for _, t := range req.Context.SessionTopics {
 		j.session[strings.ToLower(strings.TrimSpace(t))] = true
 	}
+	j.uvec = uvec
 	j.query = r.queryLocked(j, sessionVec)
 
 	if cold {
@@ -124,20 +125,20 @@ func (r *Recommender) Recommend(ctx context.Context, req Request) (*Response, er
 		// "More like this" or session topics for a reader we do not know.
 		strategy = StrategyContent
 		j.weights = BlendWeights{Similarity: 1, Freshness: 0.15, Popularity: 0.1, Session: blend.Session}
-		if err := j.searchSimilar(k); err != nil {
+		if err := j.searchSimilar(k, true); err != nil {
 			return nil, err
 		}
 		j.addPopular(count)
 	default:
 		switch strategy {
 		case StrategyContent:
-			err = j.searchSimilar(k)
+			err = j.searchSimilar(k, true)
 		case StrategyCollaborative:
 			err = j.collaborative()
 		case StrategySeasonal:
 			j.seasonal()
 		case StrategySerendipity:
-			err = j.searchSimilar(k)
+			err = j.searchSimilar(k, false)
 			j.addPopular(k)
 			if err == nil {
 				j.serendipity(serendipitySeed(&req, j.now))
@@ -145,7 +146,7 @@ func (r *Recommender) Recommend(ctx context.Context, req Request) (*Response, er
 		case StrategyPopular:
 			j.addPopular(k)
 		case StrategyBlended:
-			if err = j.searchSimilar(k); err == nil {
+			if err = j.searchSimilar(k, false); err == nil {
 				err = j.collaborative()
 			}
 			j.seasonal()
@@ -213,8 +214,8 @@ func (r *Recommender) queryLocked(j *job, sessionVec []float32) []float32 {
 			acc[i] += w * float64(x)
 		}
 	}
-	if uv := r.userVectorLocked(j.req.UserID, j.now); uv != nil {
-		j.uvec, j.hasUser = uv, true
+	if uv := j.uvec; uv != nil {
+		j.hasUser = true
 		w := 1.0
 		if j.current >= 0 {
 			w = 0.4

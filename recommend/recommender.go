@@ -236,6 +236,9 @@ func (r *Recommender) AddArticles(ctx context.Context, arts []Article) error {
 	if r.artIndex == nil {
 		r.artIndex = NewEmbeddedIndex(r.dim, withExpected(r.opts.IndexOptions, len(arts)))
 	}
+	// In publication order, so that the exact index's time blocks are
+	// tight and fresh-window searches skip the rest.
+	slices.SortStableFunc(items, func(a, b Item) int { return a.PublishedAt.Compare(b.PublishedAt) })
 	if err := r.artIndex.Upsert(ctx, items...); err != nil {
 		return fmt.Errorf("cannot add articles: %w", err)
 	}

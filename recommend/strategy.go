@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/viterin/vek/vek32"
 )
@@ -111,20 +112,26 @@ func (j *job) addHits(hits []Hit) {
 	}
 }
 
-// searchSimilar adds the articles nearest the query: over the whole past
-// and within the fresh window (so that new articles are not crowded out).
-func (j *job) searchSimilar(k int) error {
+// searchSimilar adds the articles nearest the query within the fresh
+// window, and over the whole past when allTime is set or the window holds
+// too few. Blended and serendipity rank with freshness, so an old article
+// rarely makes their lists: they skip the whole-catalog scan, which is most
+// of a request's cost on a large catalog.
+func (j *job) searchSimilar(k int, allTime bool) error {
 	if j.query == nil || j.r.artIndex == nil {
 		return nil
 	}
 	now := unixTime(j.now)
-	f := Filter{Exclude: j.excludes, PublishedBefore: now}
+	f := Filter{Exclude: j.excludes, PublishedBefore: now, PublishedAfter: now.Add(-j.r.opts.FreshWindow)}
 	hits, err := j.r.artIndex.Search(j.ctx, j.query, k, f)
 	if err != nil {
 		return fmt.Errorf("cannot search similar articles: %w", err)
 	}
 	j.addHits(hits)
-	f.PublishedAfter = now.Add(-j.r.opts.FreshWindow)
+	if !allTime && len(hits) >= max(j.count, k/4) {
+		return nil
+	}
+	f.PublishedAfter = time.Time{}
 	hits, err = j.r.artIndex.Search(j.ctx, j.query, k, f)
 	if err != nil {
 		return fmt.Errorf("cannot search similar articles: %w", err)

@@ -87,6 +87,7 @@ Every flag can also be set from the environment as COHORTD_<FLAG>
 		newQueryCmd(),
 		newExplainCmd(),
 		newGenCmd(),
+		newEvalRecsCmd(),
 	)
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
