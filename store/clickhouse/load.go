@@ -1,0 +1,492 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/cohortd/cohortd/bitmaps"
+	"github.com/cohortd/cohortd/store"
+)
+
+// DefaultBatchRows is how many rows Load sends to ClickHouse at once.
+const DefaultBatchRows = 100_000
+
+// IfExists says what Load does when the table already exists.
+type IfExists int
+
+const (
+	// IfExistsFail refuses to touch an existing table (the default).
+	IfExistsFail IfExists = iota
+	// IfExistsReplace loads into a new table and swaps it in by renaming
+	// when the load succeeded; the old table is dropped.
+	IfExistsReplace
+	// IfExistsAppend inserts into the existing table, which must have the
+	// layout CreateTableSQL gives (a ReplacingMergeTree keyed by the user
+	// id, so a user loaded again replaces its older row).
+	IfExistsAppend
+)
+
+// LoadOptions tunes Load.
+type LoadOptions struct {
+	IfExists IfExists
+	// BatchRows is the number of rows per block sent (default 100,000).
+	BatchRows int
+	// SkipBadRows skips (and counts) bad NDJSON lines, as store.Options.
+	SkipBadRows bool
+	// Progress is called about every 100,000 rows and at the end with the
+	// rows read and the bytes of the file consumed.
+	Progress func(rows, bytes int64)
+	// Logger receives a summary line (nil: discard).
+	Logger *slog.Logger
+}
+
+// LoadStats describes what Load did.
+type LoadStats struct {
+	Rows    int64 // rows inserted
+	Skipped int64 // bad lines skipped (only with SkipBadRows)
+	// UnknownAttributes counts, per attribute not in the catalog, the rows
+	// that had it (ignored).
+	UnknownAttributes map[string]int64
+	FirstErrors       []error // up to 10 skipped lines (*store.RowError)
+	Took              time.Duration
+}
+
+// updatedType is the type of the updated_at column Load adds, filled by
+// ClickHouse at insert time; it is the ReplacingMergeTree's version.
+const updatedType = "DateTime DEFAULT now()"
+
+// canonicalType is the column type CreateTableSQL gives an attribute.
+func canonicalType(k bitmaps.Kind, key bool) string {
+	if key {
+		return "String"
+	}
+	switch k {
+	case bitmaps.KindString:
+		return "Nullable(String)"
+	case bitmaps.KindInt:
+		return "Nullable(Int64)"
+	case bitmaps.KindFloat:
+		return "Nullable(Float64)"
+	case bitmaps.KindBool:
+		return "Nullable(UInt8)"
+	case bitmaps.KindTime:
+		return "Nullable(DateTime)"
+	case bitmaps.KindStringList:
+		return "Array(String)"
+	}
+	return ""
+}
+
+// CreateTableSQL returns the DDL of a users table for the catalog (key +
+// schema), which runs on ClickHouse 18.16 and current releases:
+//
+//	string Nullable(String)   int Nullable(Int64)   float Nullable(Float64)
+//	bool Nullable(UInt8)      timestamp Nullable(DateTime)
+//	list<string> Array(String) (empty = NULL)       key String
+//
+// plus `updated_at DateTime DEFAULT now()` (unless the catalog has an
+// attribute of that name), in a ReplacingMergeTree ordered by the key with
+// updated_at as its version: inserting a user again replaces its row, and
+// refreshes read only the rows changed since the last one. qname is the
+// quoted table name (Client.QualifiedName).
+func CreateTableSQL(qname, key string, schema bitmaps.Schema) string {
+	cols := []string{Ident(key) + " " + canonicalType(bitmaps.KindString, true)}
+	hasUpdated := key == DefaultUpdatedColumn
+	for _, f := range schema {
+		cols = append(cols, Ident(f.Name)+" "+canonicalType(f.Kind, false))
+		hasUpdated = hasUpdated || f.Name == DefaultUpdatedColumn
+	}
+	engine := "ReplacingMergeTree()"
+	if !hasUpdated {
+		cols = append(cols, Ident(DefaultUpdatedColumn)+" "+updatedType)
+		engine = "ReplacingMergeTree(" + Ident(DefaultUpdatedColumn) + ")"
+	}
+	return "CREATE TABLE " + qname + " (\n  " + strings.Join(cols, ",\n  ") + "\n) ENGINE = " + engine + " ORDER BY " + Ident(key)
+}
+
+// Load creates table (in c's database) from the catalog with
+// CreateTableSQL and inserts the NDJSON users of path (a file, .gz, or a
+// data directory holding users.ndjson; values checked as store.ReadUsers
+// does) in blocks of opts.BatchRows. A user id given twice is a bad line,
+// as in the embedded store. With IfExistsFail and IfExistsReplace the rows
+// go to a new table renamed into place only when every row is in, so a
+// failed load leaves the old table (or none) and readers never see half a
+// load. A timestamp outside DateTime's range (1970 to 2106) is a bad line.
+func (c *Client) Load(ctx context.Context, path, table, key string, schema bitmaps.Schema, opts LoadOptions) (LoadStats, error) {
+	start := time.Now()
+	if opts.BatchRows <= 0 {
+		opts.BatchRows = DefaultBatchRows
+	}
+	if err := schema.Validate(); err != nil {
+		return LoadStats{}, fmt.Errorf("cannot load into table %q: %w", table, err)
+	}
+	df, err := store.ResolveData(path)
+	if err != nil {
+		return LoadStats{}, err
+	}
+	if df.Users == "" {
+		return LoadStats{}, fmt.Errorf("cannot load users from %q: no users.ndjson or users.ndjson.gz there", path)
+	}
+	qname := c.QualifiedName(table)
+	types, _, err := c.describe(ctx, table)
+	if err != nil {
+		return LoadStats{}, err
+	}
+	exists := types != nil
+	target, staging := qname, ""
+	switch {
+	case exists && opts.IfExists == IfExistsFail:
+		return LoadStats{}, fmt.Errorf("table %s already exists: replace it or append to it", qname)
+	case exists && opts.IfExists == IfExistsAppend:
+		if err := checkCanonical(qname, types, key, schema); err != nil {
+			return LoadStats{}, err
+		}
+	default:
+		staging = fmt.Sprintf("%s__cohortd_load_%d", table, time.Now().UnixNano())
+		target = c.QualifiedName(staging)
+		if err := c.Exec(ctx, CreateTableSQL(target, key, schema)); err != nil {
+			return LoadStats{}, fmt.Errorf("cannot create table %s: %w", target, err)
+		}
+		defer func() {
+			if target != qname { // not renamed: drop what was loaded
+				if derr := c.conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+target); derr != nil && opts.Logger != nil {
+					opts.Logger.Warn("cannot drop the staging table", "table", target, "err", derr)
+				}
+			}
+		}()
+	}
+	st, err := c.insert(ctx, df.Users, target, key, schema, opts)
+	st.Took = time.Since(start)
+	if err != nil {
+		return st, err
+	}
+	if target != qname {
+		if err := c.swapIn(ctx, staging, table, exists); err != nil {
+			return st, err
+		}
+		target = qname
+	}
+	if opts.Logger != nil {
+		attrs := []any{"table", qname, "rows", st.Rows, "took", st.Took.Round(time.Millisecond).String()}
+		if st.Skipped > 0 {
+			attrs = append(attrs, "skipped_bad_rows", st.Skipped)
+		}
+		if len(st.UnknownAttributes) > 0 {
+			attrs = append(attrs, "ignored_attributes", st.UnknownAttributes)
+		}
+		opts.Logger.Info("users loaded into ClickHouse", attrs...)
+	}
+	return st, nil
+}
+
+// swapIn renames the staging table to table, replacing an existing one.
+func (c *Client) swapIn(ctx context.Context, staging, table string, exists bool) error {
+	qname := c.QualifiedName(table)
+	if !exists {
+		if err := c.Exec(ctx, "RENAME TABLE "+c.QualifiedName(staging)+" TO "+qname); err != nil {
+			return fmt.Errorf("cannot rename the loaded table to %s: %w", qname, err)
+		}
+		return nil
+	}
+	old := c.QualifiedName(staging + "_old")
+	if err := c.Exec(ctx, "RENAME TABLE "+qname+" TO "+old+", "+c.QualifiedName(staging)+" TO "+qname); err != nil {
+		return fmt.Errorf("cannot swap the loaded table in as %s: %w", qname, err)
+	}
+	if err := c.Exec(ctx, "DROP TABLE "+old); err != nil {
+		return fmt.Errorf("loaded %s, but cannot drop the previous table (now %s): %w", qname, old, err)
+	}
+	return nil
+}
+
+// checkCanonical checks that an existing table has the layout
+// CreateTableSQL gives, so that Load can append to it.
+func checkCanonical(qname string, types map[string]string, key string, schema bitmaps.Schema) error {
+	var problems []string
+	check := func(name, want string) {
+		switch got, ok := types[name]; {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("column %s is missing", Ident(name)))
+		case got != want:
+			problems = append(problems, fmt.Sprintf("column %s is %s; appending needs %s (the layout cohortd load creates)", Ident(name), got, want))
+		}
+	}
+	check(key, canonicalType(bitmaps.KindString, true))
+	for _, f := range schema {
+		check(f.Name, canonicalType(f.Kind, false))
+	}
+	if len(problems) > 0 {
+		return &SchemaError{Table: qname, Problems: problems}
+	}
+	return nil
+}
+
+// insertBatch holds one block of rows, column by column, in the Go types
+// clickhouse-go appends to the canonical column types.
+type insertBatch struct {
+	keys []string
+	cols []any // per field: []*string, []*int64, []*float64, []*uint8, []*int64 (DateTime) or [][]string
+	// slabs back the pointers of one block (allocated once per block size).
+	strs  [][]string
+	ints  [][]int64
+	flts  [][]float64
+	bools [][]uint8
+}
+
+func newInsertBatch(schema bitmaps.Schema, n int) *insertBatch {
+	b := &insertBatch{keys: make([]string, 0, n), cols: make([]any, len(schema)),
+		strs: make([][]string, len(schema)), ints: make([][]int64, len(schema)),
+		flts: make([][]float64, len(schema)), bools: make([][]uint8, len(schema))}
+	for i, f := range schema {
+		switch f.Kind {
+		case bitmaps.KindString:
+			b.strs[i] = make([]string, n)
+			b.cols[i] = make([]*string, 0, n)
+		case bitmaps.KindInt, bitmaps.KindTime:
+			b.ints[i] = make([]int64, n)
+			b.cols[i] = make([]*int64, 0, n)
+		case bitmaps.KindFloat:
+			b.flts[i] = make([]float64, n)
+			b.cols[i] = make([]*float64, 0, n)
+		case bitmaps.KindBool:
+			b.bools[i] = make([]uint8, n)
+			b.cols[i] = make([]*uint8, 0, n)
+		case bitmaps.KindStringList:
+			b.cols[i] = make([][]string, 0, n)
+		}
+	}
+	return b
+}
+
+func (b *insertBatch) len() int { return len(b.keys) }
+
+// add appends one row (already checked by store.ReadUsers).
+func (b *insertBatch) add(key string, row bitmaps.Row) {
+	j := len(b.keys)
+	b.keys = append(b.keys, key)
+	for i, v := range row {
+		switch col := b.cols[i].(type) {
+		case []*string:
+			var p *string
+			if v != nil {
+				b.strs[i][j] = v.(string)
+				p = &b.strs[i][j]
+			}
+			b.cols[i] = append(col, p)
+		case []*int64:
+			var p *int64
+			if v != nil {
+				b.ints[i][j] = v.(int64)
+				p = &b.ints[i][j]
+			}
+			b.cols[i] = append(col, p)
+		case []*float64:
+			var p *float64
+			if v != nil {
+				b.flts[i][j] = v.(float64)
+				p = &b.flts[i][j]
+			}
+			b.cols[i] = append(col, p)
+		case []*uint8:
+			var p *uint8
+			if v != nil {
+				b.bools[i][j] = 0
+				if v.(bool) {
+					b.bools[i][j] = 1
+				}
+				p = &b.bools[i][j]
+			}
+			b.cols[i] = append(col, p)
+		case [][]string:
+			var l []string
+			if v != nil {
+				l = append([]string(nil), v.([]string)...) // ReadUsers reuses its lists
+			} else {
+				l = []string{}
+			}
+			b.cols[i] = append(col, l)
+		}
+	}
+}
+
+// reset empties the batch for the next block.
+func (b *insertBatch) reset() {
+	b.keys = b.keys[:0]
+	for i, c := range b.cols {
+		switch col := c.(type) {
+		case []*string:
+			b.cols[i] = col[:0]
+		case []*int64:
+			b.cols[i] = col[:0]
+		case []*float64:
+			b.cols[i] = col[:0]
+		case []*uint8:
+			b.cols[i] = col[:0]
+		case [][]string:
+			clear(col)
+			b.cols[i] = col[:0]
+		}
+	}
+}
+
+// appendTo appends the block to a clickhouse-go batch, column by column.
+func (b *insertBatch) appendTo(batch driver.Batch) error {
+	if err := batch.Column(0).Append(b.keys); err != nil {
+		return err
+	}
+	for i, c := range b.cols {
+		if err := batch.Column(i + 1).Append(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insert streams the NDJSON file into target.
+func (c *Client) insert(ctx context.Context, file, target, key string, schema bitmaps.Schema, opts LoadOptions) (LoadStats, error) {
+	names := []string{Ident(key)}
+	for _, f := range schema {
+		names = append(names, Ident(f.Name))
+	}
+	batch, err := c.conn.PrepareBatch(ctx, "INSERT INTO "+target+" ("+strings.Join(names, ", ")+")")
+	if err != nil {
+		return LoadStats{}, fmt.Errorf("cannot insert into %s: %w", target, err)
+	}
+	defer batch.Abort() //nolint:errcheck // a no-op once sent
+	blk := newInsertBatch(schema, opts.BatchRows)
+	seen := newKeySet()
+	var inBatch map[string]bool
+	flush := func() error {
+		if blk.len() == 0 {
+			return nil
+		}
+		if err := blk.appendTo(batch); err != nil {
+			return err
+		}
+		if err := batch.Flush(); err != nil {
+			return err
+		}
+		blk.reset()
+		inBatch = nil
+		return nil
+	}
+	// isDuplicate tells exactly whether key was loaded before: the hash set
+	// rules most keys out; a hit (a repeat, or a rare hash collision) is
+	// checked against the current block and the rows already sent.
+	isDuplicate := func(key string) (bool, error) {
+		if !seen.add(key) {
+			return false, nil
+		}
+		if inBatch == nil {
+			inBatch = make(map[string]bool, blk.len())
+			for _, k := range blk.keys {
+				inBatch[k] = true
+			}
+		}
+		if inBatch[key] {
+			return true, nil
+		}
+		if err := flush(); err != nil {
+			return false, err
+		}
+		var n uint64
+		q := "SELECT count() FROM " + target + " WHERE " + Ident(key) + " = " + String(key)
+		if err := c.conn.QueryRow(ctx, q).Scan(&n); err != nil {
+			return false, err
+		}
+		return n > 0, nil
+	}
+	rc, err := store.Open(file)
+	if err != nil {
+		return LoadStats{}, fmt.Errorf("cannot load users: %w", err)
+	}
+	defer rc.Close()
+	ropts := store.Options{SkipBadRows: opts.SkipBadRows, Progress: opts.Progress}
+	sst, err := store.ReadUsers(ctx, rc, file, key, schema, ropts, func(userID string, row bitmaps.Row) error {
+		for i, v := range row {
+			if schema[i].Kind != bitmaps.KindTime || v == nil {
+				continue
+			}
+			if s := v.(int64); s < 0 || s > math.MaxUint32 {
+				return fmt.Errorf("%q: %s is outside the range of ClickHouse's DateTime (1970-01-01 to 2106-02-07)",
+					schema[i].Name, time.Unix(s, 0).UTC().Format(time.RFC3339))
+			}
+		}
+		dup, err := isDuplicate(userID)
+		if err != nil {
+			return fmt.Errorf("cannot insert into %s: %w", target, err)
+		}
+		if dup {
+			return fmt.Errorf("%w %q", bitmaps.ErrDuplicateUser, userID)
+		}
+		blk.add(userID, row)
+		if blk.len() >= opts.BatchRows {
+			if err := flush(); err != nil {
+				return fmt.Errorf("cannot insert into %s: %w", target, err)
+			}
+		}
+		return nil
+	})
+	st := LoadStats{Rows: sst.Rows, Skipped: sst.Skipped, UnknownAttributes: sst.UnknownAttributes, FirstErrors: sst.FirstErrors}
+	if err != nil {
+		return st, err
+	}
+	if err := flush(); err != nil {
+		return st, fmt.Errorf("cannot insert into %s: %w", target, err)
+	}
+	if err := batch.Send(); err != nil {
+		return st, fmt.Errorf("cannot insert into %s: %w", target, err)
+	}
+	return st, nil
+}
+
+// keySet is a set of 64-bit key hashes (open addressing), about 10 bytes
+// per key: enough to rule out repeats of 10 million user ids cheaply.
+type keySet struct {
+	seed  maphash.Seed
+	slots []uint64
+	n     int
+}
+
+func newKeySet() *keySet { return &keySet{seed: maphash.MakeSeed(), slots: make([]uint64, 1<<16)} }
+
+// add inserts key's hash and reports whether it was already there.
+func (s *keySet) add(key string) bool {
+	h := maphash.String(s.seed, key) | 1 // 0 marks a free slot
+	if s.n*4 >= len(s.slots)*3 {
+		s.grow()
+	}
+	mask := uint64(len(s.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case 0:
+			s.slots[i] = h
+			s.n++
+			return false
+		case h:
+			return true
+		}
+	}
+}
+
+func (s *keySet) grow() {
+	old := s.slots
+	s.slots = make([]uint64, 2*len(old))
+	mask := uint64(len(s.slots) - 1)
+	for _, h := range old {
+		if h == 0 {
+			continue
+		}
+		i := h & mask
+		for s.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		s.slots[i] = h
+	}
+}
