@@ -339,3 +339,98 @@ func sameValue(a, b any) bool {
 	}
 	return false
 }
+
+// CarryStats says what Carry kept from the stream.
+type CarryStats struct {
+	Values  int // attribute values carried over (profile updates, later visits)
+	Users   int // users created by the stream that the new index lacked
+	Deleted int // users of the new index removed by a later user_deleted
+}
+
+// Carry keeps what the stream applied after asOf when the index is rebuilt
+// from a source that is only up to date as of asOf (a ClickHouse refresh):
+// every attribute a profile_update set after asOf keeps the streamed value,
+// last_visit_at keeps the later of the two, a user the stream created or
+// updated after asOf that the source lacks is copied, and a user deleted by
+// an event after asOf is removed from to. from is the index events were
+// applied to until now; to is the new one. Call SetIndex(to) afterwards.
+func (a *Applier) Carry(from, to *bitmaps.Index, asOf time.Time) (CarryStats, error) {
+	var st CarryStats
+	cut := asOf.UnixNano()
+	toSchema := to.Schema()
+	toField := make(map[string]int, len(toSchema))
+	for i, f := range toSchema {
+		toField[f.Name] = i
+	}
+	var firstErr error
+	from.Iterate(from.Universe(), "", func(id uint32, u string) bool {
+		row, ok := from.Row(id)
+		if !ok {
+			return true
+		}
+		// What the stream set after asOf, as field → value.
+		carried := map[string]any{}
+		for _, h := range a.held[u] {
+			if h.ts > cut {
+				if i, ok := a.fields[h.field]; ok {
+					carried[h.field] = row[i]
+				}
+			}
+		}
+		if a.lastVisit >= 0 {
+			if lv, ok := row[a.lastVisit].(int64); ok && lv*int64(time.Second) > cut {
+				carried[a.lvName] = lv
+			}
+		}
+		if len(carried) == 0 {
+			return true
+		}
+		tid, exists := to.Lookup(u)
+		if !exists {
+			full := make(bitmaps.Row, len(toSchema))
+			for i, f := range a.schema {
+				if j, ok := toField[f.Name]; ok {
+					full[j] = row[i]
+				}
+			}
+			if _, err := to.Upsert(u, full); err != nil && firstErr == nil {
+				firstErr = err
+			}
+			st.Users++
+			return true
+		}
+		for name, v := range carried {
+			if _, ok := toField[name]; !ok {
+				continue
+			}
+			if name == a.lvName {
+				if cur, ok := to.Value(tid, name).(int64); ok && cur >= v.(int64) {
+					continue
+				}
+			}
+			if _, err := to.Set(u, name, v); err != nil && firstErr == nil {
+				firstErr = err
+			}
+			st.Values++
+		}
+		return true
+	})
+	if len(a.tombs) > 0 {
+		var gone []string
+		to.Iterate(to.Universe(), "", func(_ uint32, u string) bool {
+			if t, ok := a.tombs[userHash(u)]; ok && t > cut {
+				gone = append(gone, u)
+			}
+			return true
+		})
+		for _, u := range gone {
+			if to.Delete(u) {
+				st.Deleted++
+			}
+		}
+	}
+	if firstErr != nil {
+		return st, fmt.Errorf("cannot carry streamed updates over: %w", firstErr)
+	}
+	return st, nil
+}

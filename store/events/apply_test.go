@@ -389,3 +389,51 @@ func TestStateRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestCarryKeepsStreamedUpdatesNewerThanTheSource(t *testing.T) {
+	d := events.NewDecoder("user_id", schema)
+	old := bitmaps.NewIndex(schema)
+	a := events.NewApplier(old, events.Options{})
+	for _, s := range []string{
+		`{"event_id":"1","type":"profile_update","user_id":"u","ts":"2026-01-10T00:00:00Z","attributes":{"engagement_tier":"loyal","visits_30d":3}}`,
+		`{"event_id":"2","type":"profile_update","user_id":"u","ts":"2026-01-13T00:00:00Z","attributes":{"visits_30d":9}}`,
+		`{"event_id":"3","type":"page_view","user_id":"u","ts":"2026-01-13T10:00:00Z"}`,
+		`{"event_id":"4","type":"page_view","user_id":"new","ts":"2026-01-13T11:00:00Z"}`,
+		`{"event_id":"5","type":"page_view","user_id":"old-only","ts":"2026-01-09T11:00:00Z"}`,
+		`{"event_id":"6","type":"user_deleted","user_id":"gone","ts":"2026-01-13T12:00:00Z"}`,
+	} {
+		if _, err := a.Apply(decode(t, d, s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The source as of Jan 12: it knows u (older values), gone, and a
+	// later visit of another user; it lacks "new".
+	b := bitmaps.NewBuilder(schema)
+	b.Add("u", row(map[string]any{"engagement_tier": "casual", "visits_30d": int64(5), "last_visit_at": unix("2026-01-11T00:00:00Z")}))
+	b.Add("gone", row(map[string]any{"engagement_tier": "loyal"}))
+	b.Add("other", row(map[string]any{"visits_30d": int64(1)}))
+	to := b.Build()
+	st, err := a.Carry(old, to, time.Date(2026, 1, 12, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (events.CarryStats{Values: 2, Users: 1, Deleted: 1}); st != want {
+		t.Errorf("stats %+v, want %+v", st, want)
+	}
+	want := map[string]bitmaps.Row{
+		// engagement_tier was streamed before asOf: the source's value wins.
+		"u":     row(map[string]any{"engagement_tier": "casual", "visits_30d": int64(9), "last_visit_at": unix("2026-01-13T10:00:00Z")}),
+		"new":   row(map[string]any{"last_visit_at": unix("2026-01-13T11:00:00Z")}),
+		"other": row(map[string]any{"visits_30d": int64(1)}),
+	}
+	if to.Len() != len(want) {
+		t.Errorf("%d users, want %d", to.Len(), len(want))
+	}
+	for u, w := range want {
+		id, ok := to.Lookup(u)
+		got, _ := to.Row(id)
+		if !ok || !reflect.DeepEqual(got, w) {
+			t.Errorf("%s: got %v (present %v), want %v", u, got, ok, w)
+		}
+	}
+}
