@@ -561,3 +561,32 @@ func positions(m map[partKey]int64) []kafka.Position {
 	})
 	return out
 }
+
+// Rebase attaches an index rebuilt from a source that is up to date only as
+// of asOf (a ClickHouse refresh), after carrying over what the stream
+// applied since (events.Applier.Carry): streamed profile values newer than
+// asOf, later visits, users created by the stream and deletions are kept.
+// Events wait meanwhile. The published membership is recomputed on ix
+// without publishing the difference. The caller then serves ix.
+func (p *Pipeline) Rebase(set *compiler.Set, ix *bitmaps.Index, asOf time.Time) error {
+	tr, err := compiler.NewTracker(set)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.applier == nil {
+		p.applier = events.NewApplier(ix, p.cfg.Events)
+	} else {
+		st, err := p.applier.Carry(p.applier.Index(), ix, asOf)
+		if err != nil {
+			return err
+		}
+		p.applier.SetIndex(ix)
+		p.log.Info("streamed updates carried onto the refreshed index", "as_of", asOf.Format(time.RFC3339),
+			"values", st.Values, "users", st.Users, "deleted", st.Deleted)
+	}
+	p.attachLocked(set, tr, ix, nil)
+	p.dirty = true
+	return nil
+}

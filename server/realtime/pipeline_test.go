@@ -314,3 +314,33 @@ func TestSnapshotRestoreAndCorruption(t *testing.T) {
 		t.Errorf("snapshot of another catalog: loaded %v, %v", loaded, err)
 	}
 }
+
+func TestRebaseKeepsNewerStreamedValues(t *testing.T) {
+	set := loadSet(t)
+	p, err := New(Config{Clock: func() time.Time { return testNow }, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := p.LoadIndex(ctx, set, oneUser(map[string]any{"engagement_tier": "loyal"})); err != nil {
+		t.Fatal(err)
+	}
+	p.ApplyNDJSON([]byte(`{"event_id":"a","type":"profile_update","user_id":"u000","ts":"2026-02-27T00:00:00Z","attributes":{"email_engagement":"low"}}
+{"event_id":"b","type":"profile_update","user_id":"u000","ts":"2026-02-28T12:00:00Z","attributes":{"engagement_tier":"champion"}}`), time.Now())
+	// The refreshed source as of Feb 28 00:00 has its own values.
+	fresh, _ := oneUser(map[string]any{"engagement_tier": "dormant", "email_engagement": "moderate"})(ctx, set)
+	if err := p.Rebase(set, fresh, time.Date(2026, 2, 28, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	if p.Index() != fresh {
+		t.Fatal("the pipeline does not apply to the new index")
+	}
+	id, _ := fresh.Lookup("u000")
+	if got := fresh.Value(id, "engagement_tier"); got != "champion" {
+		t.Errorf("engagement_tier = %v, want the streamed champion (newer than the source)", got)
+	}
+	if got := fresh.Value(id, "email_engagement"); got != "moderate" {
+		t.Errorf("email_engagement = %v, want the source's moderate (the stream's is older)", got)
+	}
+	assertPublishedIsCurrent(t, p)
+}
