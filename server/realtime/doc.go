@@ -25,6 +25,10 @@
 // containing them, the group resumes at or before the snapshot and nothing
 // acknowledged is lost or applied twice in effect.
 //
+// A data source refreshed from outside (ClickHouse) is swapped in with
+// Rebase, which carries over what the stream applied after the source's
+// instant.
+//
 // realtime sits beside server: it imports compiler, bitmaps, store/events,
 // store/kafka, Fiber and Prometheus; cmd/cohortd wires it and the server
 // mounts EventsHandler.
