@@ -215,8 +215,8 @@ func TestLiveEveryEndpoint(t *testing.T) {
 		{"POST", "/api/v1/admin/reload", "", 200, nil},
 		{"GET", "/api/v1/cohorts/nope", "", 404, nil},
 		{"GET", "/api/v1/users/nobody/cohorts", "", 404, nil},
-		{"POST", "/api/v1/recommendations", "{}", 501, nil},
-		{"POST", "/api/v1/events", "{}", 501, nil},
+		{"POST", RouteRecommendations, "{}", 501, nil},
+		{"POST", RouteEvents, "{}", 501, nil},
 		{"GET", "/metrics", "", 200, func(t *testing.T, r response) {
 			for _, want := range []string{
 				`cohortd_http_request_duration_seconds_count{method="GET",route="/api/v1/cohorts/:name",status="200"} 1`,

@@ -68,6 +68,11 @@ type Config struct {
 	// WatchFile reloads when CohortsPath changes (polled every WatchInterval).
 	WatchFile     bool
 	WatchInterval time.Duration
+	// OnSwap, when set, is called after every swap of the running snapshot
+	// (first load, reload, SetIndex) with the new set and index, e.g. so the
+	// event pipeline follows reloaded cohorts. It runs under the reload lock:
+	// it must not call Reload or SetIndex.
+	OnSwap func(set *compiler.Set, ix *bitmaps.Index)
 }
 
 // APIKey is one accepted bearer key and the roles it grants.

@@ -1,8 +1,12 @@
 package server
 
 import (
+	"context"
+
 	"encoding/csv"
 	"encoding/json"
+	"github.com/cohortd/cohortd/bitmaps"
+	"github.com/cohortd/cohortd/compiler"
 	"log/slog"
 	"math"
 	"net/url"
@@ -468,13 +472,52 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestNotImplemented(t *testing.T) {
+func TestPluggableRoutes(t *testing.T) {
 	e := newEnv(t, genUsers(10, 11)).load(t)
-	for _, p := range []string{"/api/v1/recommendations", "/api/v1/events"} {
+	for _, p := range []string{RouteRecommendations, RouteEvents} {
 		r := e.call(t, "POST", p, `{}`)
 		if r.status != 501 || r.errorCode(t) != "not_implemented" {
-			t.Errorf("%s: %d %s", p, r.status, r.body)
+			t.Errorf("%s before Mount: %d %s", p, r.status, r.body)
 		}
+	}
+	if err := e.s.Mount(RouteEvents, func(c *fiber.Ctx) error {
+		return c.Status(202).SendString(string(c.Body()))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.call(t, "POST", RouteEvents, `{"x":1}`); r.status != 202 || string(r.body) != `{"x":1}` {
+		t.Errorf("mounted events route: %d %s", r.status, r.body)
+	}
+	if r := e.call(t, "POST", RouteRecommendations, `{}`); r.status != 501 {
+		t.Errorf("recommendations still unmounted: %d", r.status)
+	}
+	if err := e.s.Mount("/api/v1/cohorts", func(*fiber.Ctx) error { return nil }); err == nil {
+		t.Error("Mount accepted a route that is not pluggable")
+	}
+}
+
+func TestOnSwapFollowsReloads(t *testing.T) {
+	var swaps []*compiler.Set
+	e := newEnv(t, genUsers(10, 11), func(c *Config) {
+		c.OnSwap = func(set *compiler.Set, ix *bitmaps.Index) {
+			if ix == nil || set == nil {
+				t.Error("OnSwap without a set or an index")
+			}
+			swaps = append(swaps, set)
+		}
+	}).load(t)
+	if err := e.s.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(swaps) != 2 || swaps[0] == swaps[1] {
+		t.Fatalf("OnSwap saw %d swaps, want 2 with a new set each", len(swaps))
+	}
+	copyFile(t, "testdata/cohorts_bad.yaml", e.path)
+	if err := e.s.Reload(context.Background()); err == nil {
+		t.Fatal("a bad file reloaded")
+	}
+	if len(swaps) != 2 {
+		t.Errorf("a failed reload called OnSwap")
 	}
 }
 

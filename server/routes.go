@@ -20,27 +20,35 @@ import (
 )
 
 // route is one endpoint: the role it needs ("" = open) and its handler.
+// A pluggable route is served by a module mounted with Server.Mount.
 type route struct {
 	method, path, role string
 	handler            fiber.Handler
+	pluggable          bool
 }
+
+// Pluggable routes, served by modules the server does not import.
+const (
+	RouteEvents          = "/api/v1/events"
+	RouteRecommendations = "/api/v1/recommendations"
+)
 
 func (s *Server) routes() []route {
 	return []route{
-		{"GET", "/healthz", "", s.healthz},
-		{"GET", "/readyz", "", s.readyz},
-		{"GET", "/metrics", "", s.metrics.handler},
-		{"GET", "/openapi.json", "", s.openapi},
-		{"GET", "/api/v1/cohorts", RoleRead, s.listCohorts},
-		{"GET", "/api/v1/cohorts/:name", RoleRead, s.getCohort},
-		{"GET", "/api/v1/cohorts/:name/members", RoleExport, s.members},
-		{"GET", "/api/v1/cohorts/:name/stats", RoleRead, s.stats},
-		{"GET", "/api/v1/users/:user_id/cohorts", RoleRead, s.userCohorts},
-		{"POST", "/api/v1/query", RoleRead, s.query},
-		{"POST", "/api/v1/cohorts/validate", RoleRead, s.validate},
-		{"POST", "/api/v1/admin/reload", RoleAdmin, s.reloadHandler},
-		{"POST", "/api/v1/recommendations", RoleRecommend, notImplemented("recommendations")},
-		{"POST", "/api/v1/events", RoleIngest, notImplemented("event ingestion")},
+		{"GET", "/healthz", "", s.healthz, false},
+		{"GET", "/readyz", "", s.readyz, false},
+		{"GET", "/metrics", "", s.metrics.handler, false},
+		{"GET", "/openapi.json", "", s.openapi, false},
+		{"GET", "/api/v1/cohorts", RoleRead, s.listCohorts, false},
+		{"GET", "/api/v1/cohorts/:name", RoleRead, s.getCohort, false},
+		{"GET", "/api/v1/cohorts/:name/members", RoleExport, s.members, false},
+		{"GET", "/api/v1/cohorts/:name/stats", RoleRead, s.stats, false},
+		{"GET", "/api/v1/users/:user_id/cohorts", RoleRead, s.userCohorts, false},
+		{"POST", "/api/v1/query", RoleRead, s.query, false},
+		{"POST", "/api/v1/cohorts/validate", RoleRead, s.validate, false},
+		{"POST", "/api/v1/admin/reload", RoleAdmin, s.reloadHandler, false},
+		{"POST", RouteRecommendations, RoleRecommend, s.pluggable(RouteRecommendations, "recommendations"), true},
+		{"POST", RouteEvents, RoleIngest, s.pluggable(RouteEvents, "event ingestion"), true},
 	}
 }
 
@@ -76,12 +84,6 @@ func (s *Server) recoverer(c *fiber.Ctx) (err error) {
 		}
 	}()
 	return c.Next()
-}
-
-func notImplemented(what string) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		return newError(http.StatusNotImplemented, "not_implemented", "%s is not implemented yet", what)
-	}
 }
 
 func (s *Server) healthz(c *fiber.Ctx) error {

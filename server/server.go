@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"slices"
 	"sync"
@@ -39,6 +40,9 @@ type Server struct {
 	metrics *metrics
 	// fileStamp is the cohorts file's last seen modification (for WatchFile).
 	fileStamp atomic.Value // fileStamp
+	// mounted holds the handlers other modules plug into pluggable routes
+	// (path → fiber.Handler); see Mount.
+	mounted sync.Map
 }
 
 type fileStamp struct {
@@ -247,6 +251,33 @@ func sameSchema(a, b *compiler.Set) bool {
 
 func (s *Server) swap(set *compiler.Set, ix *bitmaps.Index) {
 	s.snap.Store(&snapshot{set: set, ix: ix, ev: compiler.NewEvaluator(set, ix), loadedAt: time.Now()})
+	if s.cfg.OnSwap != nil {
+		s.cfg.OnSwap(set, ix)
+	}
+}
+
+// Mount plugs h into one of the pluggable routes (RouteEvents,
+// RouteRecommendations, ...): modules the server does not import, such as
+// the event pipeline and the recommender, serve them. Until a handler is
+// mounted the route answers 501 not_implemented. Safe to call at any time.
+func (s *Server) Mount(path string, h fiber.Handler) error {
+	for _, r := range s.routes() {
+		if r.path == path && r.pluggable {
+			s.mounted.Store(path, h)
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not a pluggable route", path)
+}
+
+// pluggable serves the handler mounted on path, or 501 until there is one.
+func (s *Server) pluggable(path, what string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if h, ok := s.mounted.Load(path); ok {
+			return h.(fiber.Handler)(c)
+		}
+		return newError(http.StatusNotImplemented, "not_implemented", "%s is not enabled on this server", what)
+	}
 }
 
 // SetIndex swaps in a new index for the running cohort set (e.g. after a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,6 +47,12 @@ type realtimeRun struct {
 	producers []*kafka.Producer
 	log       *slog.Logger
 	done      chan error
+
+	mu       sync.Mutex
+	attached struct {
+		set *compiler.Set
+		ix  *bitmaps.Index
+	}
 }
 
 // startRealtime builds the pipeline (always: POST /api/v1/events uses it)
@@ -104,8 +111,31 @@ func (f *realtimeFlags) start(clock func() time.Time, log *slog.Logger, reg prom
 // catalog is restored instead of loading it.
 func (rt *realtimeRun) loadIndex(load func(context.Context, *compiler.Set) (*bitmaps.Index, error)) func(context.Context, *compiler.Set) (*bitmaps.Index, error) {
 	return func(ctx context.Context, set *compiler.Set) (*bitmaps.Index, error) {
-		return rt.p.LoadIndex(ctx, set, load)
+		ix, err := rt.p.LoadIndex(ctx, set, load)
+		if err == nil {
+			rt.mu.Lock()
+			rt.attached.set, rt.attached.ix = set, ix
+			rt.mu.Unlock()
+		}
+		return ix, err
 	}
+}
+
+// follow makes the pipeline evaluate the server's running cohorts: after a
+// reload that keeps the schema (same index, new set) or an index swap. The
+// set and index LoadIndex attached (maybe restored from --state-dir with its
+// published memberships) are left as they are.
+func (rt *realtimeRun) follow(set *compiler.Set, ix *bitmaps.Index) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.attached.set == set && rt.attached.ix == ix {
+		return
+	}
+	if err := rt.p.Attach(set, ix); err != nil {
+		rt.log.Error("the event pipeline cannot follow the reloaded cohorts", "err", err)
+		return
+	}
+	rt.attached.set, rt.attached.ix = set, ix
 }
 
 // run starts consuming in the background once the index is loaded; wait

@@ -12,6 +12,7 @@ import (
 	"github.com/cohortd/cohortd/bitmaps"
 	"github.com/cohortd/cohortd/compiler"
 	"github.com/cohortd/cohortd/server"
+	"github.com/cohortd/cohortd/server/realtime"
 	"github.com/spf13/cobra"
 )
 
@@ -45,6 +46,7 @@ gracefully.`,
 				Logger:         log,
 				WatchFile:      watch,
 				RequestTimeout: timeout,
+				OnSwap:         func(set *compiler.Set, ix *bitmaps.Index) { rt.follow(set, ix) },
 				LoadIndex: func(ctx context.Context, set *compiler.Set) (*bitmaps.Index, error) {
 					return rt.loadIndex(func(ctx context.Context, set *compiler.Set) (*bitmaps.Index, error) {
 						return src.loadIndex(ctx, set, log)
@@ -63,6 +65,9 @@ gracefully.`,
 				return err
 			}
 			if rt, err = events.start(clock, log, srv.Registry()); err != nil {
+				return err
+			}
+			if err := srv.Mount(server.RouteEvents, realtime.EventsHandler(rt.p)); err != nil {
 				return err
 			}
 			ctx := cmd.Context()
