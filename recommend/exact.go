@@ -162,8 +162,8 @@ func (x *ExactIndex) Vector(id string) ([]float32, bool) {
 	return x.vecs[r], true
 }
 
-// rowsPerWorker is the least work worth a goroutine.
-const rowsPerWorker = 8192
+// rowsPerWorker is the least work worth a goroutine (a variable for tests).
+var rowsPerWorker = 8192
 
 // block is how many rows one kernel call scores.
 const block = 256

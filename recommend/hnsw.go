@@ -262,7 +262,7 @@ func (h *HNSWIndex) greedy(q []float32, ep int32, l int) int32 {
 // similar to q reachable from eps, best first.
 func (h *HNSWIndex) searchLayer(q []float32, eps []scored, ef, l int, visited *visitedSet) []scored {
 	visited.clear()
-	cand := &maxHeap{}  // to explore, most similar first
+	cand := &maxHeap{}   // to explore, most similar first
 	found := newTopK(ef) // results, least similar on top
 	for _, e := range eps {
 		if visited.add(e.row) {

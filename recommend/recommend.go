@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -156,13 +157,18 @@ func (r *Recommender) Recommend(ctx context.Context, req Request) (*Response, er
 			return nil, err
 		}
 	}
+	if sessionVec != nil && strategy != StrategyPopular {
+		if err := j.searchSession(sessionVec, max(20, 2*count)); err != nil {
+			return nil, err
+		}
+	}
 	j.signals()
 	ranked := j.ranked()
 	if len(ranked) < count {
-		// Top up from popularity so that the answer has count items when
-		// the catalog allows it.
+		// Top up so that the answer has count items when the catalog
+		// allows it: popular articles, then the freshest.
 		before := len(j.cands)
-		j.addPopular(len(j.pop.top))
+		j.topUp(count)
 		if len(j.cands) > before {
 			j.signals()
 			ranked = j.ranked()
@@ -181,6 +187,44 @@ func (r *Recommender) Recommend(ctx context.Context, req Request) (*Response, er
 		})
 	}
 	return resp, nil
+}
+
+// topUp adds candidates until there are count: the globally popular, then
+// the freshest articles.
+func (j *job) topUp(count int) {
+	global := j.r.popCache.snapshot(j.r.pop, j.r.counts, dayOf(j.now), j.r.publishedLocked, time.Now())
+	for _, a := range global.top {
+		if len(j.cands) >= count {
+			return
+		}
+		if j.eligible(a) {
+			j.candidate(a)
+		}
+	}
+	var rest []int32
+	for a := range j.r.arts {
+		if j.cands[int32(a)] == nil && j.eligible(int32(a)) {
+			rest = append(rest, int32(a))
+		}
+	}
+	slices.SortFunc(rest, func(a, b int32) int { return compareInt64(j.r.arts[b].published, j.r.arts[a].published) })
+	for _, a := range rest[:min(len(rest), count-len(j.cands))] {
+		j.candidate(a)
+	}
+}
+
+// searchSession adds the fresh articles nearest the session topics.
+func (j *job) searchSession(vec []float32, k int) error {
+	if j.r.artIndex == nil || len(vec) != j.r.dim {
+		return nil
+	}
+	now := unixTime(j.now)
+	hits, err := j.r.artIndex.Search(j.ctx, vec, k, Filter{Exclude: j.excludes, PublishedBefore: now, PublishedAfter: now.Add(-j.r.opts.FreshWindow)})
+	if err != nil {
+		return fmt.Errorf("cannot search session topics: %w", err)
+	}
+	j.addHits(hits)
+	return nil
 }
 
 func (r *Recommender) defaultDiversity() float64 {
@@ -225,7 +269,7 @@ func (r *Recommender) queryLocked(j *job, sessionVec []float32) []float32 {
 	if j.current >= 0 {
 		mix(r.arts[j.current].vec, 0.6)
 	}
-	mix(sessionVec, 0.3)
+	mix(sessionVec, 0.5)
 	if !any {
 		return nil
 	}

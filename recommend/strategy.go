@@ -27,7 +27,7 @@ type BlendWeights struct {
 
 // DefaultBlend are the blended strategy's weights.
 func DefaultBlend() BlendWeights {
-	return BlendWeights{Similarity: 0.55, Freshness: 0.25, Popularity: 0.1, Collaborative: 0.2, Seasonal: 0.05, Session: 0.15}
+	return BlendWeights{Similarity: 0.55, Freshness: 0.25, Popularity: 0.1, Collaborative: 0.2, Seasonal: 0.05, Session: 0.3}
 }
 
 func (w BlendWeights) validate() error {
