@@ -31,6 +31,15 @@ type Tracker struct {
 	attrs   map[string]attrType // every catalog attribute, for input checks
 	key     string
 	vms     sync.Pool
+
+	// Native evaluation (rowmatch.go): every catalog attribute has a slot
+	// in a userEnv; match[i] evaluates cohort i from one.
+	slots    map[string]int
+	names    []string // slot → attribute name
+	keySlot  int
+	match    []rowMatcher
+	depSlots [][]int // per cohort: slots of deps
+	envs     sync.Pool
 }
 
 // Change is one membership change of one user.
@@ -52,9 +61,22 @@ func NewTracker(s *Set) (*Tracker, error) {
 	t := &Tracker{set: s, cohorts: s.Cohorts(), byName: map[string]int{}, byAttr: map[string][]int{},
 		attrs: map[string]attrType{}, key: s.Key()}
 	t.vms.New = func() any { return new(vm.VM) }
+	t.slots = map[string]int{}
 	for _, a := range s.Attributes() {
 		t.attrs[a.Name] = attrType{typ: a.Type, key: a.Key}
+		if _, dup := t.slots[a.Name]; !dup {
+			t.slots[a.Name] = len(t.names)
+			t.names = append(t.names, a.Name)
+		}
 	}
+	if _, ok := t.slots[t.key]; !ok { // a catalog always has its key; be safe
+		t.slots[t.key] = len(t.names)
+		t.names = append(t.names, t.key)
+	}
+	t.keySlot = t.slots[t.key]
+	n := len(t.names)
+	t.envs.New = func() any { return &userEnv{vals: make([]any, n), loaded: make([]bool, n)} }
+	mb := &matcherBuilder{set: s, slots: t.slots}
 	for i, co := range t.cohorts {
 		t.byName[co.Name] = i
 		p, err := co.Query.Program()
@@ -62,14 +84,22 @@ func NewTracker(s *Set) (*Tracker, error) {
 			return nil, fmt.Errorf("cohort %q: %w", co.Name, err)
 		}
 		t.progs = append(t.progs, p)
-		var deps []string
+		t.match = append(t.match, mb.build(co.Query.raw, 0))
+		var (
+			deps  []string
+			slots []int
+		)
 		for _, d := range co.Deps {
 			if d != t.key {
 				deps = append(deps, d)
 				t.byAttr[d] = append(t.byAttr[d], i)
 			}
+			if sl, ok := t.slots[d]; ok {
+				slots = append(slots, sl)
+			}
 		}
 		t.deps = append(t.deps, deps)
+		t.depSlots = append(t.depSlots, slots)
 		if co.TimeDependent {
 			t.timeDep = append(t.timeDep, i)
 		}
@@ -154,18 +184,15 @@ func (t *Tracker) prepare(user map[string]any) (map[string]any, error) {
 	return u, nil
 }
 
-// run evaluates cohort i's program on a prepared user; shared is the
-// environment {u, now} programs without static id sets use.
-func (t *Tracker) run(i int, u, shared map[string]any, now int64, m *vm.VM) (bool, error) {
+// run evaluates cohort i's expr-lang program on a prepared user (the
+// fallback of the native matcher).
+func (t *Tracker) run(i int, u map[string]any, now int64, m *vm.VM) (bool, error) {
 	p := t.progs[i]
-	env := shared
-	if len(p.sets) > 0 {
-		env = make(map[string]any, len(p.sets)+2)
-		env["u"] = u
-		env["now"] = now
-		for k, v := range p.sets {
-			env[k] = v
-		}
+	env := make(map[string]any, len(p.sets)+2)
+	env["u"] = u
+	env["now"] = now
+	for k, v := range p.sets {
+		env[k] = v
 	}
 	out, err := m.Run(p.prog, env)
 	if err != nil {
@@ -175,6 +202,46 @@ func (t *Tracker) run(i int, u, shared map[string]any, now int64, m *vm.VM) (boo
 	return b, nil
 }
 
+// userEnv pooling: vals and loaded are cleared on the way back.
+func (t *Tracker) getEnv(now time.Time) *userEnv {
+	e := t.envs.Get().(*userEnv)
+	e.now = nowSec(now)
+	return e
+}
+
+func (t *Tracker) putEnv(e *userEnv) {
+	clear(e.vals)
+	clear(e.loaded)
+	t.envs.Put(e)
+}
+
+// fill loads a prepared user map into e.
+func (t *Tracker) fill(e *userEnv, u map[string]any) {
+	for name, v := range u {
+		if s, ok := t.slots[name]; ok {
+			e.vals[s] = v
+		}
+	}
+}
+
+// eval says whether the user of e is a member of cohort i: natively, or
+// with the expr-lang program when the matcher cannot decide (a value of an
+// unexpected type), so that errors stay the program's.
+func (t *Tracker) eval(i int, e *userEnv) (bool, error) {
+	if in, ok := t.match[i](e); ok {
+		return in, nil
+	}
+	u := make(map[string]any, len(e.vals))
+	for s, v := range e.vals {
+		if v != nil {
+			u[t.names[s]] = v
+		}
+	}
+	m := t.vms.Get().(*vm.VM)
+	defer t.vms.Put(m)
+	return t.run(i, u, e.now, m)
+}
+
 // Match says whether user (as for Program.Match) is a member of each of
 // the cohorts listed, at now. out[k] answers cohorts[k].
 func (t *Tracker) Match(cohorts []int, user map[string]any, now time.Time) ([]bool, error) {
@@ -182,13 +249,12 @@ func (t *Tracker) Match(cohorts []int, user map[string]any, now time.Time) ([]bo
 	if err != nil {
 		return nil, err
 	}
-	m := t.vms.Get().(*vm.VM)
-	defer t.vms.Put(m)
+	e := t.getEnv(now)
+	defer t.putEnv(e)
+	t.fill(e, u)
 	out := make([]bool, len(cohorts))
-	sec := nowSec(now)
-	shared := map[string]any{"u": u, "now": sec}
 	for k, i := range cohorts {
-		if out[k], err = t.run(i, u, shared, sec, m); err != nil {
+		if out[k], err = t.eval(i, e); err != nil {
 			return nil, err
 		}
 	}
@@ -201,14 +267,17 @@ func (t *Tracker) Match(cohorts []int, user map[string]any, now time.Time) ([]bo
 // after the event, nil when the user no longer exists (member of nothing).
 // Changes come in the order of cohorts.
 func (t *Tracker) Diff(cohorts []int, before func(i int) bool, after map[string]any, now time.Time) ([]Change, error) {
-	var u map[string]any
-	if after != nil {
-		var err error
-		if u, err = t.prepare(after); err != nil {
-			return nil, err
-		}
+	if after == nil {
+		return t.diff(cohorts, before, nil)
 	}
-	return t.diff(cohorts, before, u, now)
+	u, err := t.prepare(after)
+	if err != nil {
+		return nil, err
+	}
+	e := t.getEnv(now)
+	defer t.putEnv(e)
+	t.fill(e, u)
+	return t.diff(cohorts, before, e)
 }
 
 // DiffRow is Diff for a user read from an index: row holds the user's
@@ -216,41 +285,49 @@ func (t *Tracker) Diff(cohorts []int, before func(i int) bool, after map[string]
 // trusted, not checked), and userID its key. It saves building and
 // checking an attribute map.
 func (t *Tracker) DiffRow(cohorts []int, before func(i int) bool, userID string, schema bitmaps.Schema, row bitmaps.Row, now time.Time) ([]Change, error) {
-	return t.diff(cohorts, before, UserMap(t.key, userID, schema, row), now)
+	e := t.getEnv(now)
+	defer t.putEnv(e)
+	e.vals[t.keySlot] = userID
+	for i, v := range row {
+		if v == nil || i >= len(schema) {
+			continue
+		}
+		if s, ok := t.slots[schema[i].Name]; ok && s != t.keySlot {
+			e.vals[s] = v
+		}
+	}
+	return t.diff(cohorts, before, e)
 }
 
 // DiffLookup is Diff for a user whose values are read one attribute at a
 // time (value returns a value in bitmaps.Row form, nil for NULL; it is
-// asked only for the attributes the listed cohorts read, and the values
-// are trusted, not checked). It is the cheapest form when a cohort reads
-// a few of many attributes.
+// asked only for the attributes the listed cohorts read, once each, and
+// the values are trusted, not checked). It is the cheapest form when a
+// cohort reads a few of many attributes.
 func (t *Tracker) DiffLookup(cohorts []int, before func(i int) bool, userID string, value func(attr string) any, now time.Time) ([]Change, error) {
-	u := make(map[string]any, 8)
-	u[t.key] = userID
+	e := t.getEnv(now)
+	defer t.putEnv(e)
+	e.vals[t.keySlot] = userID
+	e.loaded[t.keySlot] = true
 	for _, i := range cohorts {
-		for _, a := range t.deps[i] {
-			if _, done := u[a]; done {
-				continue
-			}
-			if v := value(a); v != nil {
-				u[a] = v
+		for _, s := range t.depSlots[i] {
+			if !e.loaded[s] {
+				e.loaded[s] = true
+				e.vals[s] = value(t.names[s])
 			}
 		}
 	}
-	return t.diff(cohorts, before, u, now)
+	return t.diff(cohorts, before, e)
 }
 
-func (t *Tracker) diff(cohorts []int, before func(i int) bool, u map[string]any, now time.Time) ([]Change, error) {
-	m := t.vms.Get().(*vm.VM)
-	defer t.vms.Put(m)
-	sec := nowSec(now)
-	shared := map[string]any{"u": u, "now": sec}
+// diff evaluates the cohorts on e (nil: the user is gone) against before.
+func (t *Tracker) diff(cohorts []int, before func(i int) bool, e *userEnv) ([]Change, error) {
 	var out []Change
 	for _, i := range cohorts {
 		in := false
-		if u != nil {
+		if e != nil {
 			var err error
-			if in, err = t.run(i, u, shared, sec, m); err != nil {
+			if in, err = t.eval(i, e); err != nil {
 				return nil, err
 			}
 		}
