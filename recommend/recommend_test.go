@@ -257,8 +257,8 @@ func TestColdStart(t *testing.T) {
 			wantFirst: "climbing-1", wantReason: `Popular with readers in the "climbers" cohort`,
 		},
 		{
-			name: "unknown user reading an article: more like this",
-			req:  Request{UserID: "stranger", Context: RequestContext{CurrentArticleID: "swimming-3"}},
+			name:         "unknown user reading an article: more like this",
+			req:          Request{UserID: "stranger", Context: RequestContext{CurrentArticleID: "swimming-3"}},
 			wantStrategy: StrategyContent, wantReason: `More like "Swimming Watches Review"`,
 		},
 	} {
