@@ -126,6 +126,27 @@ func (c *Client) Exec(ctx context.Context, query string) error {
 	return nil
 }
 
+// Tables lists the tables of the client's database, sorted.
+func (c *Client) Tables(ctx context.Context) ([]string, error) {
+	rows, err := c.conn.Query(ctx, "SELECT name FROM system.tables WHERE database = "+String(c.cfg.Database)+" ORDER BY name")
+	if err != nil {
+		return nil, fmt.Errorf("cannot list the tables of %s: %w", Ident(c.cfg.Database), err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("cannot list the tables of %s: %w", Ident(c.cfg.Database), err)
+		}
+		out = append(out, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot list the tables of %s: %w", Ident(c.cfg.Database), err)
+	}
+	return out, nil
+}
+
 // QualifiedName returns the quoted `database`.`table` name of a table of
 // the client's database.
 func (c *Client) QualifiedName(table string) string {

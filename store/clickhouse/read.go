@@ -39,6 +39,8 @@ type ReadStats struct {
 	// table has that column; the watermark of the next incremental refresh.
 	MaxUpdated int64
 	Took       time.Duration
+
+	dups int64 // skipped rows repeating a key
 }
 
 // RowError is a row whose value the index cannot hold: a NULL or empty key,
@@ -83,7 +85,6 @@ type cell struct {
 	pf *float64
 	b  uint8
 	pb *uint8
-	l  []string
 }
 
 func (c *cell) dest(col *column) any {
@@ -114,12 +115,13 @@ func (c *cell) dest(col *column) any {
 		}
 		return &c.b
 	}
-	return &c.l
+	return &c.s // scanList: the encoded list
 }
 
 // value returns the scanned value in bitmaps.Row form (nil is NULL), or a
-// message for a value the index cannot hold.
-func (c *cell) value(col *column) (any, string) {
+// message for a value the index cannot hold. A list's elements are appended
+// to *arena (a new slice when arena is nil) and the value is a subslice.
+func (c *cell) value(col *column, arena *[]string) (any, string) {
 	switch col.scan {
 	case scanString:
 		if col.nullable {
@@ -170,10 +172,22 @@ func (c *cell) value(col *column) (any, string) {
 		}
 		return b == 1, ""
 	}
-	if len(c.l) == 0 {
+	if c.s == "" {
 		return nil, ""
 	}
-	return c.l, ""
+	var buf []string
+	if arena != nil {
+		buf = *arena
+	}
+	from := len(buf)
+	buf, ok := decodeList(buf, c.s)
+	if !ok {
+		return nil, "cannot decode the list read from ClickHouse"
+	}
+	if arena != nil {
+		*arena = buf
+	}
+	return buf[from:len(buf):len(buf)], ""
 }
 
 // selectList returns the select expressions: key, fields, and updated_at
@@ -190,10 +204,10 @@ func (t *Table) selectList() []string {
 }
 
 // readQuery is the query ReadIndex runs; since >= 0 keeps only the rows
-// changed at or after since (Unix seconds).
-func (t *Table) readQuery(since int64) string {
+// changed at or after since (Unix seconds); final reads with FINAL.
+func (t *Table) readQuery(since int64, final bool) string {
 	q := "SELECT " + strings.Join(t.selectList(), ", ") + " FROM " + t.qname
-	if t.final {
+	if final {
 		q += " FINAL"
 	}
 	if since >= 0 && t.upd != nil {
@@ -202,22 +216,96 @@ func (t *Table) readQuery(since int64) string {
 	return q
 }
 
-// scanRows streams the rows of readQuery(since) and calls fn with each
-// row's key, values (aligned with the schema; row is reused after fn
-// returns) and updated_at (0 without the column). A bad value is a
-// *RowError, passed to bad: returning nil skips the row.
-func (t *Table) scanRows(ctx context.Context, since int64, progress func(int64),
+// scanBatchRows is how many rows the scanning goroutine hands over at once.
+const scanBatchRows = 2048
+
+// rowBatch is rows scanned and converted, handed from the scanning
+// goroutine to the one calling fn.
+type rowBatch struct {
+	n     int
+	keys  []string
+	vals  []any // n × width values
+	upds  []int64
+	errs  []*RowError // nil for a good row
+	arena []string    // list elements of vals
+	err   error       // set on the last batch when the read failed
+}
+
+// scanRows streams the rows of readQuery(since, final) and calls fn with
+// each row's key, values (aligned with the schema; row is reused after fn
+// returns, lists included) and updated_at (0 without the column). A bad
+// value is a *RowError, passed to bad: returning nil skips the row.
+//
+// One goroutine scans rows and converts values while the caller's runs fn
+// (e.g. bitmaps.Builder.Add), so the two overlap on two cores.
+func (t *Table) scanRows(ctx context.Context, since int64, final bool, progress func(int64),
 	fn func(key string, row bitmaps.Row, upd int64) error, bad func(*RowError) error) (int64, error) {
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rows, err := t.c.conn.Query(ctx, t.readQuery(since))
+	rows, err := t.c.conn.Query(ctx, t.readQuery(since, final))
 	if err != nil {
 		return 0, fmt.Errorf("cannot read users from ClickHouse table %s at %s: %w", t.qname, t.c.cfg.Addr, err)
 	}
-	defer func() {
-		cancel() // stop the server first: Close drains what is left
-		rows.Close()
+	width := len(t.cols)
+	out := make(chan *rowBatch, 2)
+	free := make(chan *rowBatch, 3)
+	for range 3 {
+		free <- &rowBatch{keys: make([]string, scanBatchRows), vals: make([]any, scanBatchRows*width),
+			upds: make([]int64, scanBatchRows), errs: make([]*RowError, scanBatchRows)}
+	}
+	go func() {
+		defer close(out)
+		defer rows.Close() // after a cancel, Close only drains what is in flight
+		t.produce(ctx, rows, out, free)
 	}()
+	defer func() {
+		cancel() // stop the scanner (and the server) if we stopped early
+		for range out {
+		}
+	}()
+
+	row := make(bitmaps.Row, width)
+	var n int64
+	for b := range out {
+		for i := range b.n {
+			rerr := b.errs[i]
+			if rerr == nil {
+				copy(row, b.vals[i*width:(i+1)*width])
+				err := fn(b.keys[i], row, b.upds[i])
+				if err == nil {
+					n++
+					if progress != nil && n%progressEvery == 0 {
+						progress(n)
+					}
+					continue
+				}
+				if rerr = t.rowError(b.keys[i], err); rerr == nil {
+					return n, err
+				}
+			}
+			if err := bad(rerr); err != nil {
+				return n, err
+			}
+		}
+		if b.err != nil {
+			return n, b.err
+		}
+		free <- b
+	}
+	if err := parent.Err(); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+// produce scans rows into batches sent on out (the last one carries the
+// read's error, if any).
+func (t *Table) produce(ctx context.Context, rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+}, out, free chan *rowBatch) {
 	cols := append([]column{t.key}, t.cols...)
 	if t.upd != nil {
 		cols = append(cols, *t.upd)
@@ -227,48 +315,64 @@ func (t *Table) scanRows(ctx context.Context, since int64, progress func(int64),
 	for i := range cols {
 		dest[i] = cells[i].dest(&cols[i])
 	}
-	row := make(bitmaps.Row, len(t.cols))
-	var n int64
+	width := len(t.cols)
+	var b *rowBatch
+	send := func() bool {
+		select {
+		case out <- b:
+			b = nil
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 	for rows.Next() {
+		if b == nil {
+			select {
+			case b = <-free:
+			case <-ctx.Done():
+				return
+			}
+			b.n, b.arena = 0, b.arena[:0]
+		}
+		i := b.n
 		if err := rows.Scan(dest...); err != nil {
-			return n, fmt.Errorf("cannot read users from ClickHouse table %s: %w", t.qname, err)
+			b.err = fmt.Errorf("cannot read users from ClickHouse table %s: %w", t.qname, err)
+			send()
+			return
 		}
 		key := cells[0].s
-		var rerr *RowError
-		for i := range t.cols {
-			v, msg := cells[i+1].value(&cols[i+1])
-			if msg != "" && rerr == nil {
-				rerr = &RowError{Table: t.qname, UserID: key, Column: cols[i+1].attr, Msg: msg}
+		b.keys[i], b.errs[i], b.upds[i] = key, nil, 0
+		vals := b.vals[i*width : (i+1)*width]
+		for j := range width {
+			v, msg := cells[j+1].value(&cols[j+1], &b.arena)
+			if msg != "" && b.errs[i] == nil {
+				b.errs[i] = &RowError{Table: t.qname, UserID: key, Column: cols[j+1].attr, Msg: msg}
 			}
-			row[i] = v
+			vals[j] = v
 		}
-		var upd int64
 		if t.upd != nil {
-			if v, _ := cells[len(cells)-1].value(t.upd); v != nil {
-				upd = v.(int64)
+			if v, _ := cells[len(cells)-1].value(t.upd, nil); v != nil {
+				b.upds[i] = v.(int64)
 			}
 		}
-		if rerr == nil {
-			err := fn(key, row, upd)
-			if err == nil {
-				n++
-				if progress != nil && n%progressEvery == 0 {
-					progress(n)
-				}
-				continue
-			}
-			if rerr = t.rowError(key, err); rerr == nil {
-				return n, err
-			}
-		}
-		if err := bad(rerr); err != nil {
-			return n, err
+		b.n++
+		if b.n == scanBatchRows && !send() {
+			return
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return n, fmt.Errorf("cannot read users from ClickHouse table %s at %s: %w", t.qname, t.c.cfg.Addr, err)
+	if b == nil {
+		select {
+		case b = <-free:
+			b.n = 0
+		case <-ctx.Done():
+			return
+		}
 	}
-	return n, nil
+	if err := rows.Err(); err != nil && ctx.Err() == nil {
+		b.err = fmt.Errorf("cannot read users from ClickHouse table %s at %s: %w", t.qname, t.c.cfg.Addr, err)
+	}
+	send()
 }
 
 // rowError turns an error of bitmaps.Builder.Add into a *RowError; nil for
@@ -300,11 +404,43 @@ func (t *Table) CountRows(ctx context.Context) (int64, error) {
 	return int64(n), nil
 }
 
+// merged reports whether the table is known to hold one row per key: it
+// has a single active part, made by a merge (a merge keeps the latest
+// version of each key). FINAL, which costs a merge at every read, can then
+// be left out.
+func (t *Table) merged(ctx context.Context) bool {
+	var n uint64
+	var level uint32
+	q := "SELECT count(), min(level) FROM system.parts WHERE active AND database = " + String(t.c.cfg.Database) + " AND table = " + String(t.name)
+	if err := t.c.conn.QueryRow(ctx, q).Scan(&n, &level); err != nil {
+		return false
+	}
+	return n == 0 || n == 1 && level > 0
+}
+
 // ReadIndex reads every user of the table into a new index, streaming
 // blocks of rows into a bitmaps.Builder (memory: the index being built plus
 // a few blocks in flight). A bad row stops the read with a *RowError unless
 // opts.SkipBadRows is set.
+//
+// A table whose engine keeps versions (ReplacingMergeTree...) is read with
+// FINAL, unless it is fully merged; should a row arrive in between and
+// repeat a key, the read starts again with FINAL.
 func (t *Table) ReadIndex(ctx context.Context, opts ReadOptions) (*bitmaps.Index, ReadStats, error) {
+	final := t.final && !t.merged(ctx)
+	ix, st, err := t.readIndex(ctx, final, opts)
+	var re *RowError
+	if !final && t.final && errors.As(err, &re) && errors.Is(re, bitmaps.ErrDuplicateUser) {
+		return t.readIndex(ctx, true, opts)
+	}
+	if !final && t.final && err == nil && st.dups > 0 {
+		// The skipped rows were versions FINAL would have merged.
+		return t.readIndex(ctx, true, opts)
+	}
+	return ix, st, err
+}
+
+func (t *Table) readIndex(ctx context.Context, final bool, opts ReadOptions) (*bitmaps.Index, ReadStats, error) {
 	start := time.Now()
 	var st ReadStats
 	total := int64(-1)
@@ -318,7 +454,7 @@ func (t *Table) ReadIndex(ctx context.Context, opts ReadOptions) (*bitmaps.Index
 	if opts.Progress != nil {
 		progress = func(n int64) { opts.Progress(n, total) }
 	}
-	n, err := t.scanRows(ctx, -1, progress, func(key string, row bitmaps.Row, upd int64) error {
+	n, err := t.scanRows(ctx, -1, final, progress, func(key string, row bitmaps.Row, upd int64) error {
 		if upd > st.MaxUpdated {
 			st.MaxUpdated = upd
 		}
@@ -343,6 +479,9 @@ func (st *ReadStats) skipper(skip bool) func(*RowError) error {
 			return e
 		}
 		st.Skipped++
+		if errors.Is(e, bitmaps.ErrDuplicateUser) {
+			st.dups++
+		}
 		if len(st.FirstErrors) < maxFirstErrors {
 			st.FirstErrors = append(st.FirstErrors, e)
 		}
@@ -377,13 +516,13 @@ func (t *Table) ReadChanges(ctx context.Context, since int64, limit int, opts Re
 	}
 	byKey := map[string]int{}
 	var out []Change
-	n, err := t.scanRows(ctx, since, nil, func(key string, row bitmaps.Row, upd int64) error {
+	n, err := t.scanRows(ctx, since, t.final, nil, func(key string, row bitmaps.Row, upd int64) error {
 		if upd > st.MaxUpdated {
 			st.MaxUpdated = upd
 		}
 		if i, ok := byKey[key]; ok {
 			if upd >= out[i].Updated {
-				copy(out[i].Row, row)
+				out[i].Row = cloneRow(out[i].Row[:0], row)
 				out[i].Updated = upd
 			}
 			return nil
@@ -392,7 +531,7 @@ func (t *Table) ReadChanges(ctx context.Context, since int64, limit int, opts Re
 			return fmt.Errorf("%w: more than %d since %s", ErrTooManyChanges, limit, time.Unix(since, 0).UTC().Format(time.RFC3339))
 		}
 		byKey[key] = len(out)
-		out = append(out, Change{UserID: key, Row: append(bitmaps.Row(nil), row...), Updated: upd})
+		out = append(out, Change{UserID: key, Row: cloneRow(nil, row), Updated: upd})
 		return nil
 	}, st.skipper(opts.SkipBadRows))
 	st.Rows = n
@@ -401,4 +540,16 @@ func (t *Table) ReadChanges(ctx context.Context, since int64, limit int, opts Re
 		return nil, st, err
 	}
 	return out, st, nil
+}
+
+// cloneRow appends a copy of row to dst, lists included (scanRows reuses
+// them).
+func cloneRow(dst, row bitmaps.Row) bitmaps.Row {
+	for _, v := range row {
+		if l, ok := v.([]string); ok {
+			v = append([]string(nil), l...)
+		}
+		dst = append(dst, v)
+	}
+	return dst
 }

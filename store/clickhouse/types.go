@@ -106,7 +106,7 @@ const (
 	scanUInt64                  // UInt64 (checked to fit int64)
 	scanFloat64                 // Float64
 	scanBool                    // UInt8 (checked to be 0 or 1)
-	scanList                    // Array(String)
+	scanList                    // Array(String) as one length-prefixed string (see listSel)
 )
 
 // column is how one catalog attribute is read from its table column.
@@ -306,14 +306,40 @@ func mapColumn(name string, k bitmaps.Kind, key bool, typ string) (column, strin
 		if err != nil || enull || eb.name != "String" {
 			return bad()
 		}
-		c.sel = id
+		arr := id
 		if elem.name == "LowCardinality" {
-			c.sel = "CAST(" + id + " AS Array(String))"
+			arr = "CAST(" + id + " AS Array(String))"
 		}
+		c.sel = listSel(arr)
 	default:
 		return bad()
 	}
 	return c, ""
+}
+
+// listSel encodes an Array(String) as one string, each element as its byte
+// length, ':' and its bytes ("3:abc1:x"): scanning one string per row is
+// several times cheaper in the client than scanning an array.
+func listSel(arr string) string {
+	return "arrayStringConcat(arrayMap(x -> concat(toString(length(x)), ':', x), " + arr + "), '')"
+}
+
+// decodeList decodes listSel's encoding, appending to dst; the elements
+// are substrings of s.
+func decodeList(dst []string, s string) ([]string, bool) {
+	for len(s) > 0 {
+		colon := strings.IndexByte(s, ':')
+		if colon <= 0 {
+			return dst, false
+		}
+		n, err := strconv.Atoi(s[:colon])
+		if err != nil || n < 0 || n > len(s)-colon-1 {
+			return dst, false
+		}
+		dst = append(dst, s[colon+1:colon+1+n])
+		s = s[colon+1+n:]
+	}
+	return dst, true
 }
 
 // enumString returns an expression mapping a Nullable enum column's

@@ -151,6 +151,24 @@ func TestOwnTable(t *testing.T) {
 		}
 	}
 
+	// Merged into one part, the table is read without FINAL: same rows.
+	if err := c.Exec(ctx, "OPTIMIZE TABLE users FINAL"); err != nil {
+		t.Fatal(err)
+	}
+	merged, _, err := tb.ReadIndex(ctx, clickhouse.ReadOptions{})
+	if err != nil {
+		t.Fatalf("ReadIndex of the merged table: %v", err)
+	}
+	for key := range want {
+		id1, _ := ix.Lookup(key)
+		id2, ok := merged.Lookup(key)
+		r1, _ := ix.Row(id1)
+		r2, _ := merged.Row(id2)
+		if !ok || merged.Len() != ix.Len() || !reflect.DeepEqual(r1, r2) {
+			t.Errorf("user %q after OPTIMIZE: %#v, before: %#v", key, r2, r1)
+		}
+	}
+
 	now := time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
 	ev := compiler.NewEvaluator(set, ix)
 	for _, tc := range []struct {
