@@ -17,6 +17,46 @@ type metrics struct {
 	sweepSecs prometheus.Histogram   // seconds per sweep
 	lastSnap  prometheus.Gauge       // Unix time of the last snapshot
 	commits   *prometheus.CounterVec // result
+
+	// Resolved children of the vectors the apply path touches per event
+	// (WithLabelValues hashes its labels each time). Guarded by the
+	// pipeline's lock.
+	eventsC  map[eventLabels]prometheus.Counter
+	changesC [2]prometheus.Counter // event-caused exited, entered
+	lagC     map[int]prometheus.Gauge
+}
+
+type eventLabels struct {
+	source, typ, result string
+}
+
+// eventCounter returns the events counter of one label set.
+func (m *metrics) eventCounter(source, typ, result string) prometheus.Counter {
+	k := eventLabels{source, typ, result}
+	c, ok := m.eventsC[k]
+	if !ok {
+		c = m.events.WithLabelValues(source, typ, result)
+		m.eventsC[k] = c
+	}
+	return c
+}
+
+// lagGauge returns the lag gauge of a partition.
+func (m *metrics) lagGauge(partition int) prometheus.Gauge {
+	g, ok := m.lagC[partition]
+	if !ok {
+		g = m.lag.WithLabelValues(partitionLabel(partition))
+		m.lagC[partition] = g
+	}
+	return g
+}
+
+// eventChange returns the counter of changes caused by events.
+func (m *metrics) eventChange(entered bool) prometheus.Counter {
+	if entered {
+		return m.changesC[1]
+	}
+	return m.changesC[0]
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -71,6 +111,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.snapshots.WithLabelValues(r)
 		m.commits.WithLabelValues(r)
 	}
+	m.eventsC = map[eventLabels]prometheus.Counter{}
+	m.lagC = map[int]prometheus.Gauge{}
+	m.changesC = [2]prometheus.Counter{m.changes.WithLabelValues("exited", "event"), m.changes.WithLabelValues("entered", "event")}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.events, m.apply, m.freshness, m.lag, m.changes, m.snapshots, m.snapSecs, m.sweepSecs, m.lastSnap, m.commits} {
 			if err := reg.Register(c); err != nil {

@@ -316,7 +316,7 @@ func (p *Pipeline) applyLocked(ev *events.Event, source string, arrived time.Tim
 	}
 	res, err := p.applier.Apply(ev)
 	if err != nil {
-		p.m.events.WithLabelValues(source, ev.Type.String(), "failed").Inc()
+		p.m.eventCounter(source, ev.Type.String(), "failed").Inc()
 		return Outcome{}, err
 	}
 	p.seq++
@@ -337,7 +337,7 @@ func (p *Pipeline) applyLocked(ev *events.Event, source string, arrived time.Tim
 	} else if !res.Duplicate {
 		p.dirty = true // side state (history, catalog, tombstones, dedupe) changed
 	}
-	p.m.events.WithLabelValues(source, ev.Type.String(), result).Inc()
+	p.m.eventCounter(source, ev.Type.String(), result).Inc()
 	end := time.Now()
 	p.m.apply.Observe(end.Sub(start).Seconds())
 	if !arrived.IsZero() {
@@ -389,7 +389,7 @@ func (p *Pipeline) changesLocked(ev *events.Event, res events.Result, oldID uint
 		} else {
 			p.published[i].Remove(id)
 		}
-		p.m.changes.WithLabelValues(c.Kind(), "event").Inc()
+		p.m.eventChange(c.Entered).Inc()
 		if p.cfg.Changes != nil {
 			recs = append(recs, changeRecord(ev.UserID, c, ev.TS, ev.ID))
 		}
@@ -413,9 +413,40 @@ type ChangeRecord struct {
 }
 
 func changeRecord(userID string, c compiler.Change, ts time.Time, eventID string) kafka.Record {
-	b, _ := json.Marshal(ChangeRecord{UserID: userID, Cohort: c.Cohort, Change: c.Kind(),
-		TS: ts.UTC().Format(time.RFC3339Nano), EventID: eventID})
-	return kafka.Record{Key: []byte(userID), Value: b}
+	return kafka.Record{Key: []byte(userID), Value: appendChangeJSON(nil, userID, c.Cohort, c.Kind(), ts, eventID)}
+}
+
+// appendChangeJSON appends a ChangeRecord as json.Marshal writes it,
+// without reflection (one is built per membership change).
+func appendChangeJSON(b []byte, userID, cohort, change string, ts time.Time, eventID string) []byte {
+	b = append(b, `{"user_id":`...)
+	b = appendJSONString(b, userID)
+	b = append(b, `,"cohort":`...)
+	b = appendJSONString(b, cohort)
+	b = append(b, `,"change":`...)
+	b = appendJSONString(b, change)
+	b = append(b, `,"ts":"`...)
+	b = ts.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	if eventID != "" {
+		b = append(b, `,"event_id":`...)
+		b = appendJSONString(b, eventID)
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string: plain ASCII directly, other
+// strings through encoding/json (same escaping as json.Marshal).
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // Sweep re-evaluates the time-dependent cohorts at the clock's now and
@@ -486,15 +517,24 @@ func (p *Pipeline) Published(name string) (*roaring.Bitmap, bool) {
 	return p.published[i].Clone(), true
 }
 
-// handleMessage applies one Kafka message (decoded by the fetcher).
-func (p *Pipeline) handleMessage(m kafka.Message, ev events.Event, decErr error, dec *events.Decoder) {
+// handleBatch applies Kafka messages (decoded by the fetcher) in order
+// under one acquisition of the pipeline's lock.
+func (p *Pipeline) handleBatch(batch []fetched) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for i := range batch {
+		it := &batch[i]
+		p.handleLocked(it.m, it.ev, it.err, it.dec)
+	}
+}
+
+// handleLocked applies one Kafka message.
+func (p *Pipeline) handleLocked(m kafka.Message, ev events.Event, decErr error, dec *events.Decoder) {
 	k := partKey{m.Topic, m.Partition}
 	if off, ok := p.skip[k]; ok && m.Offset < off {
 		return // already in the restored snapshot
 	}
-	p.m.lag.WithLabelValues(partitionLabel(m.Partition)).Set(float64(max(m.HighWaterMark-m.Offset-1, 0)))
+	p.m.lagGauge(m.Partition).Set(float64(max(m.HighWaterMark-m.Offset-1, 0)))
 	if cur := p.dec.Load(); cur != dec { // the catalog changed since decoding
 		ev, decErr = cur.Decode(m.Value)
 	}
@@ -508,7 +548,7 @@ func (p *Pipeline) handleMessage(m kafka.Message, ev events.Event, decErr error,
 		if errors.As(decErr, &me) {
 			me = me.At(m.Topic, m.Partition, m.Offset)
 		}
-		p.m.events.WithLabelValues("kafka", "unknown", "malformed").Inc()
+		p.m.eventCounter("kafka", "unknown", "malformed").Inc()
 		p.log.Warn("malformed event skipped", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset,
 			"field", me.Field, "err", me.Msg, "dead_letter", p.cfg.DeadLetter != nil)
 		p.deadLetter(m, me.Field, me.Msg)

@@ -50,13 +50,16 @@ func (p *Pipeline) Run(ctx context.Context, src Source) error {
 		sweepC = t.C
 	}
 	var runErr error
+	batch := make([]fetched, 0, maxBatch)
 loop:
 	for {
 		select {
 		case <-ctx.Done():
 			break loop
 		case it := <-items:
-			p.handleMessage(it.m, it.ev, it.err, it.dec)
+			batch = takeBatch(append(batch[:0], it), items)
+			p.handleBatch(batch)
+			clear(batch) // let the messages go
 		case <-checkT.C:
 			if err := p.checkpoint(ctx, src); err != nil && ctx.Err() == nil {
 				p.log.Error("checkpoint failed; offsets stay uncommitted and it is retried", "err", err)
@@ -77,7 +80,9 @@ loop:
 	for {
 		select {
 		case it := <-items:
-			p.handleMessage(it.m, it.ev, it.err, it.dec)
+			batch = takeBatch(append(batch[:0], it), items)
+			p.handleBatch(batch)
+			clear(batch)
 			continue
 		default:
 		}
@@ -92,6 +97,25 @@ loop:
 		}
 	}
 	return runErr
+}
+
+// maxBatch bounds how many fetched messages are applied under one lock
+// acquisition: events from HTTP, checkpoints and sweeps wait at most that
+// many applications (about a millisecond).
+const maxBatch = 128
+
+// takeBatch appends to batch what is already waiting in items, up to
+// maxBatch, without blocking.
+func takeBatch(batch []fetched, items <-chan fetched) []fetched {
+	for len(batch) < maxBatch {
+		select {
+		case it := <-items:
+			batch = append(batch, it)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 func (p *Pipeline) fetch(ctx context.Context, src Source, out chan<- fetched, errc chan<- error) {
