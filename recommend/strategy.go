@@ -185,18 +185,35 @@ func (j *job) collaborative() error {
 	if best == 0 {
 		return nil
 	}
-	for a, s := range score {
-		j.candidate(a).collab = s / best
+	// The best maxCollab: neighbours' long tails would only cost time.
+	arts := make([]int32, 0, len(score))
+	for a := range score {
+		arts = append(arts, a)
+	}
+	slices.SortFunc(arts, func(a, b int32) int { return cmp.Or(cmp.Compare(score[b], score[a]), cmp.Compare(a, b)) })
+	for _, a := range arts[:min(len(arts), maxCollab)] {
+		j.candidate(a).collab = score[a] / best
 	}
 	return nil
 }
 
+// maxCollab and maxSeasonal bound the candidates those signals add.
+const (
+	maxCollab   = 200
+	maxSeasonal = 100
+)
+
 // seasonal scores content popular in this season of past years.
 func (j *job) seasonal() {
 	s := j.r.seasonSnapshotLocked(j.now)
+	n := 0
 	for _, a := range s.top {
+		if n == maxSeasonal {
+			break
+		}
 		if j.eligible(a) {
 			j.candidate(a).season = s.norm(a)
+			n++
 		}
 	}
 }
