@@ -88,6 +88,7 @@ Every flag can also be set from the environment as COHORTD_<FLAG>
 		newExplainCmd(),
 		newGenCmd(),
 		newEvalRecsCmd(),
+		newLoadCmd(),
 	)
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })

@@ -56,6 +56,7 @@ func newQueryCmd() *cobra.Command {
 		tgt     target
 		format  string
 		explain bool
+		ch      clickhouseFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "query [flags] (EXPR | --cohort NAME)",
@@ -72,6 +73,9 @@ func newQueryCmd() *cobra.Command {
 			if err := tgt.check(args); err != nil {
 				return err
 			}
+			if err := ch.check(&src); err != nil {
+				return err
+			}
 			clock, err := src.clock()
 			if err != nil {
 				return err
@@ -84,7 +88,10 @@ func newQueryCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ix, err := src.loadIndex(cmd.Context(), set, quietLogger())
+			if ch.pushdown {
+				return ch.runPushdown(cmd, set, q, clock(), format, explain)
+			}
+			ix, err := ch.loadIndexOr(cmd.Context(), &src, set, quietLogger())
 			if err != nil {
 				return err
 			}
@@ -106,6 +113,8 @@ func newQueryCmd() *cobra.Command {
 	tgt.register(cmd)
 	cmd.Flags().StringVar(&format, "format", "count", "output: count (one integer), ids (one user_id a line) or json")
 	cmd.Flags().BoolVar(&explain, "explain", false, "also print the evaluation plan (to stderr)")
+	ch.register(cmd.Flags(), "clickhouse-table")
+	ch.registerPushdown(cmd.Flags())
 	return cmd
 }
 
@@ -147,7 +156,8 @@ func newExplainCmd() *cobra.Command {
 		Use:   "explain [flags] (EXPR | --cohort NAME)",
 		Short: "print how an expression or cohort is evaluated: normalised form and bitmap plan",
 		Long: `explain prints the normalised expression and the bitmap plan (with estimated
-cardinalities when --data is given).`,
+cardinalities when --data is given), then the ClickHouse WHERE clause that
+query --pushdown runs.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := tgt.check(args); err != nil {
@@ -171,7 +181,9 @@ cardinalities when --data is given).`,
 					return err
 				}
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), compiler.NewEvaluator(set, ix).Explain(q, clock()))
+			now := clock()
+			fmt.Fprintln(cmd.OutOrStdout(), compiler.NewEvaluator(set, ix).Explain(q, now))
+			fmt.Fprintln(cmd.OutOrStdout(), explainSQL(q, now))
 			return nil
 		},
 	}

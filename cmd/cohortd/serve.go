@@ -25,6 +25,7 @@ func newServeCmd() *cobra.Command {
 		timeout    time.Duration
 		events     realtimeFlags
 		rt         *realtimeRun // set once the server (and its metrics registry) exists
+		ch         clickhouseFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -39,6 +40,11 @@ gracefully.`,
 				return err
 			}
 			log := newLogger(cmd.ErrOrStderr())
+			if err := ch.check(&src); err != nil {
+				return err
+			}
+			chSrc := ch.server(cmd.Context(), log)
+			defer chSrc.close()
 			cfg := server.Config{
 				Listen:         listen,
 				CohortsPath:    src.cohorts,
@@ -49,6 +55,9 @@ gracefully.`,
 				OnSwap:         func(set *compiler.Set, ix *bitmaps.Index) { rt.follow(set, ix) },
 				LoadIndex: func(ctx context.Context, set *compiler.Set) (*bitmaps.Index, error) {
 					return rt.loadIndex(func(ctx context.Context, set *compiler.Set) (*bitmaps.Index, error) {
+						if ch.enabled() {
+							return chSrc.loadIndex(ctx, set, src.skipBadRows)
+						}
 						return src.loadIndex(ctx, set, log)
 					})(ctx, set)
 				},
@@ -64,6 +73,7 @@ gracefully.`,
 			if err != nil {
 				return err
 			}
+			chSrc.attach(srv.Registry(), srv.SetIndex)
 			if rt, err = events.start(clock, log, srv.Registry()); err != nil {
 				return err
 			}
@@ -106,5 +116,7 @@ gracefully.`,
 	fs.BoolVar(&watch, "watch", false, "reload the cohorts file when it changes")
 	fs.DurationVar(&timeout, "request-timeout", 30*time.Second, "per-request timeout")
 	events.register(fs)
+	ch.register(fs, "clickhouse-table")
+	ch.registerRefresh(fs)
 	return cmd
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,50 +15,12 @@ import (
 	"github.com/cohortd/cohortd/compiler"
 	"github.com/cohortd/cohortd/dsl"
 	"github.com/cohortd/cohortd/store/clickhouse"
+	"github.com/cohortd/cohortd/store/clickhouse/chtest"
 )
 
-// testAddr returns the ClickHouse of the tests (COHORTD_TEST_CLICKHOUSE,
-// set by .ci/test). Without it the test is skipped, except under CI=true
-// where it fails: CI must run the ClickHouse tests.
-func testAddr(t testing.TB) string {
-	t.Helper()
-	addr := os.Getenv("COHORTD_TEST_CLICKHOUSE")
-	if addr == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("COHORTD_TEST_CLICKHOUSE is not set but CI=true: run the tests with .ci/test, which starts ClickHouse")
-		}
-		t.Skip("set COHORTD_TEST_CLICKHOUSE=127.0.0.1:9000 to run the ClickHouse tests")
-	}
-	return addr
-}
+func testAddr(t testing.TB) string { t.Helper(); return chtest.Addr(t) }
 
-// testDB creates a database of its own for the test (dropped at the end)
-// and returns a client whose tables live there.
-func testDB(t testing.TB) *clickhouse.Client {
-	t.Helper()
-	addr := testAddr(t)
-	ctx := context.Background()
-	admin, err := clickhouse.Open(clickhouse.Config{Addr: addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := fmt.Sprintf("cohortd_test_%d_%04x", time.Now().UnixNano(), rand.IntN(1<<16))
-	if err := admin.Exec(ctx, "CREATE DATABASE "+clickhouse.Ident(db)); err != nil {
-		t.Fatalf("cannot create the test database: %v", err)
-	}
-	c, err := clickhouse.Open(clickhouse.Config{Addr: addr, Database: db})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.Close()
-		if err := admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+clickhouse.Ident(db)); err != nil {
-			t.Errorf("cannot drop the test database %s: %v", db, err)
-		}
-		admin.Close()
-	})
-	return c
-}
+func testDB(t testing.TB) *clickhouse.Client { t.Helper(); return chtest.NewDB(t) }
 
 // compileYAML compiles a cohorts file given as text.
 func compileYAML(t testing.TB, src string) *compiler.Set {

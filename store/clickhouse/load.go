@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
@@ -17,6 +18,10 @@ import (
 
 // DefaultBatchRows is how many rows Load sends to ClickHouse at once.
 const DefaultBatchRows = 100_000
+
+// ErrTableExists is returned (wrapped) by Load with IfExistsFail when the
+// table exists.
+var ErrTableExists = errors.New("table already exists")
 
 // IfExists says what Load does when the table already exists.
 type IfExists int
@@ -143,7 +148,7 @@ func (c *Client) Load(ctx context.Context, path, table, key string, schema bitma
 	target, staging := qname, ""
 	switch {
 	case exists && opts.IfExists == IfExistsFail:
-		return LoadStats{}, fmt.Errorf("table %s already exists: replace it or append to it", qname)
+		return LoadStats{}, fmt.Errorf("%w: %s (replace it or append to it)", ErrTableExists, qname)
 	case exists && opts.IfExists == IfExistsAppend:
 		if err := checkCanonical(qname, types, key, schema); err != nil {
 			return LoadStats{}, err

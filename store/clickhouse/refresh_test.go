@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,107 +12,8 @@ import (
 
 	"github.com/cohortd/cohortd/bitmaps"
 	"github.com/cohortd/cohortd/store/clickhouse"
+	"github.com/cohortd/cohortd/store/clickhouse/chtest"
 )
-
-// proxy is a TCP proxy in front of the real ClickHouse that the test can
-// stop (refusing connections and cutting open ones) and start again on the
-// same port: ClickHouse going down without stopping the shared server.
-type proxy struct {
-	t      testing.TB
-	target string
-	addr   string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]bool
-}
-
-func newProxy(t testing.TB, target string) *proxy {
-	p := &proxy{t: t, target: target, conns: map[net.Conn]bool{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *proxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.pipe(c)
-		}
-	}()
-}
-
-func (p *proxy) pipe(c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	if p.ln == nil { // stopped meanwhile
-		p.mu.Unlock()
-		c.Close()
-		up.Close()
-		return
-	}
-	p.conns[c], p.conns[up] = true, true
-	p.mu.Unlock()
-	done := make(chan struct{}, 2)
-	cp := func(dst, src net.Conn) {
-		io.Copy(dst, src) //nolint:errcheck // either side closing ends the pipe
-		done <- struct{}{}
-	}
-	go cp(up, c)
-	go cp(c, up)
-	<-done
-	c.Close()
-	up.Close()
-	p.mu.Lock()
-	delete(p.conns, c)
-	delete(p.conns, up)
-	p.mu.Unlock()
-}
-
-// stop refuses new connections and cuts the open ones.
-func (p *proxy) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-}
-
-// start listens again on the same address.
-func (p *proxy) start() {
-	var ln net.Listener
-	var err error
-	for range 50 { // the port may linger briefly
-		if ln, err = net.Listen("tcp", p.addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		p.t.Fatalf("cannot restart the proxy on %s: %v", p.addr, err)
-	}
-	p.serve(ln)
-}
 
 // metricValue sums the samples of a metric whose labels include want.
 func metricValue(t testing.TB, reg *prometheus.Registry, name string, want map[string]string) float64 {
@@ -151,16 +49,9 @@ func metricValue(t testing.TB, reg *prometheus.Registry, name string, want map[s
 	return sum
 }
 
-// eventually polls cond for up to 15 s.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	chtest.Eventually(t, what, cond)
 }
 
 const refreshYAML = `version: 1
@@ -191,9 +82,9 @@ func TestRefresherClickHouseDown(t *testing.T) {
 		insert(fmt.Sprintf("u%02d", i), "casual", i)
 	}
 
-	px := newProxy(t, testAddr(t))
-	px.stop() // ClickHouse is "down" at start
-	c, err := clickhouse.Open(clickhouse.Config{Addr: px.addr, Database: direct.Database(), DialTimeout: time.Second, ReadTimeout: 5 * time.Second})
+	px := chtest.NewProxy(t, testAddr(t))
+	px.Stop() // ClickHouse is "down" at start
+	c, err := clickhouse.Open(clickhouse.Config{Addr: px.Addr(), Database: direct.Database(), DialTimeout: time.Second, ReadTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +119,7 @@ func TestRefresherClickHouseDown(t *testing.T) {
 		t.Fatalf("Load returned while ClickHouse was down: %v", err)
 	default:
 	}
-	px.start()
+	px.Start()
 	if err := <-loaded; err != nil {
 		t.Fatalf("Load after ClickHouse came back: %v", err)
 	}
@@ -262,7 +153,7 @@ func TestRefresherClickHouseDown(t *testing.T) {
 	}
 
 	// ClickHouse goes down: refreshes fail, the last index keeps serving.
-	px.stop()
+	px.Stop()
 	failed := metricValue(t, reg, "cohortd_clickhouse_refreshes_total", map[string]string{"result": "error"})
 	eventually(t, "failed refreshes to be counted", func() bool {
 		return metricValue(t, reg, "cohortd_clickhouse_refreshes_total", map[string]string{"result": "error"}) >= failed+3
@@ -275,7 +166,7 @@ func TestRefresherClickHouseDown(t *testing.T) {
 	}
 	insert("new2", "new", 2) // written while cohortd cannot see ClickHouse
 
-	px.start()
+	px.Start()
 	eventually(t, "the refresher to recover", func() bool {
 		return visits("new2") == int64(2) && metricValue(t, reg, "cohortd_clickhouse_up", nil) == 1
 	})

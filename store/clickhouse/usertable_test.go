@@ -16,6 +16,7 @@ import (
 	"github.com/cohortd/cohortd/compiler"
 	"github.com/cohortd/cohortd/compiler/compilertest"
 	"github.com/cohortd/cohortd/store/clickhouse"
+	"github.com/cohortd/cohortd/store/clickhouse/chtest"
 )
 
 // execDDL runs DDL that may use LowCardinality, which ClickHouse before 19.x
@@ -35,16 +36,9 @@ func execDDL(t testing.TB, c *clickhouse.Client, ddl string) {
 	}
 }
 
-// insertRows inserts one row per SELECT of literal values (INSERT ...
-// VALUES over the native protocol waits for data blocks on 18.16; INSERT
-// ... SELECT converts the literals to the column types).
 func insertRows(t testing.TB, c *clickhouse.Client, table, cols string, rows ...string) {
 	t.Helper()
-	for _, r := range rows {
-		if err := c.Exec(context.Background(), "INSERT INTO "+clickhouse.Ident(table)+" ("+cols+") SELECT "+r); err != nil {
-			t.Fatalf("insert %s: %v", r, err)
-		}
-	}
+	chtest.InsertRows(t, c, table, cols, rows...)
 }
 
 // ownYAML is the catalog over ownDDL, a table cohortd did not create.
