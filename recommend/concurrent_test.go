@@ -49,3 +49,30 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestRefreshUsersEvery(t *testing.T) {
+	r := smallWorld(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.RefreshUsersEvery(ctx, 10*time.Millisecond); close(done) }()
+	// A new reader enters the user index without a session_end.
+	if err := r.AddRead("late-reader", "cycling-7", fixtureNow.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	idx := r.usrIndex.(*ExactIndex)
+	if _, ok := idx.Vector("late-reader"); ok {
+		t.Fatal("the new reader is indexed before any batch")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, ok := idx.Vector("late-reader"); ok {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if _, ok := idx.Vector("late-reader"); !ok {
+		t.Fatal("the batch did not add the new reader to the user index")
+	}
+}

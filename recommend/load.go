@@ -229,3 +229,35 @@ func nonEmpty(v []float32) []float32 {
 	}
 	return v
 }
+
+// EventSink is what the event pipeline feeds; *Recommender implements it
+// (Apply maps an Event onto it).
+type EventSink interface {
+	AddArticle(ctx context.Context, a Article) error
+	AddRead(userID, articleID string, ts time.Time) error
+	SessionEnd(ctx context.Context, userID string) error
+	DeleteUser(ctx context.Context, userID string) error
+}
+
+var _ EventSink = (*Recommender)(nil)
+
+// RefreshUsersEvery runs RebuildUsers every interval (the scheduled batch
+// that keeps the user index fresh for users who never end a session) until
+// ctx ends; failures are logged and retried at the next tick.
+func (r *Recommender) RefreshUsersEvery(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			start := time.Now()
+			if err := r.RebuildUsers(ctx); err != nil && ctx.Err() == nil {
+				r.log.Warn("cannot refresh user vectors", "err", err)
+				continue
+			}
+			r.log.Debug("user vectors refreshed", "took", time.Since(start))
+		}
+	}
+}
