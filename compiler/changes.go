@@ -320,6 +320,41 @@ func (t *Tracker) DiffLookup(cohorts []int, before func(i int) bool, userID stri
 	return t.diff(cohorts, before, e)
 }
 
+// DiffFetch is DiffLookup with one call for all the values: fetch gets
+// the names of the attributes the listed cohorts read (each once) and
+// fills vals, aligned with them (bitmaps.Row form, nil for NULL; trusted).
+// An index answers it under one lock (bitmaps.Index.ValuesOf). The slices
+// are only valid during the call.
+func (t *Tracker) DiffFetch(cohorts []int, before func(i int) bool, userID string, fetch func(attrs []string, vals []any), now time.Time) ([]Change, error) {
+	e := t.getEnv(now)
+	defer t.putEnv(e)
+	e.vals[t.keySlot] = userID
+	e.loaded[t.keySlot] = true
+	e.want = e.want[:0]
+	for _, i := range cohorts {
+		for _, s := range t.depSlots[i] {
+			if !e.loaded[s] {
+				e.loaded[s] = true
+				e.want = append(e.want, s)
+			}
+		}
+	}
+	if len(e.want) > 0 {
+		names, got := e.names[:0], e.got[:0]
+		for _, s := range e.want {
+			names = append(names, t.names[s])
+			got = append(got, nil)
+		}
+		fetch(names, got)
+		for k, s := range e.want {
+			e.vals[s] = got[k]
+		}
+		clear(got)
+		e.names, e.got = names, got
+	}
+	return t.diff(cohorts, before, e)
+}
+
 // diff evaluates the cohorts on e (nil: the user is gone) against before.
 func (t *Tracker) diff(cohorts []int, before func(i int) bool, e *userEnv) ([]Change, error) {
 	var out []Change

@@ -168,11 +168,17 @@ func TestTrackerDiffAgainstCachedBitmaps(t *testing.T) {
 		was := func(i int) bool { return before[tr.Cohort(i).Name][u] }
 		var got []compiler.Change
 		var err error
-		switch step % 3 {
+		switch step % 4 {
 		case 0:
 			got, err = tr.Diff(tr.Affected([]string{f.Name}), was, compiler.UserMap(env.set.Key(), u, schema, row), now)
 		case 1:
 			got, err = tr.DiffRow(tr.Affected([]string{f.Name}), was, u, schema, row, now)
+		case 3:
+			got, err = tr.DiffFetch(tr.Affected([]string{f.Name}), was, u, func(attrs []string, vals []any) {
+				if !env.ix.ValuesOf(id, attrs, vals) {
+					t.Fatalf("%s is not live", u)
+				}
+			}, now)
 		default:
 			got, err = tr.DiffLookup(tr.Affected([]string{f.Name}), was, u, func(a string) any { return env.ix.Value(id, a) }, now)
 		}

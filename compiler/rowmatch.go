@@ -26,6 +26,11 @@ type userEnv struct {
 	vals   []any
 	loaded []bool // DiffLookup: the slot was read
 	now    int64
+
+	// DiffFetch's scratch: slots to read, their names and values.
+	want  []int
+	names []string
+	got   []any
 }
 
 // matcherBuilder compiles checked trees into row matchers.

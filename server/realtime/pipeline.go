@@ -361,10 +361,7 @@ func (p *Pipeline) changesLocked(ev *events.Event, res events.Result, oldID uint
 		changes, err = tr.Diff(tr.All(), func(i int) bool { return p.published[i].Contains(id) }, nil, now)
 	} else {
 		ix := p.applier.Index()
-		var ok bool
-		if id, ok = ix.Lookup(ev.UserID); !ok {
-			return nil, nil
-		}
+		id = res.ID
 		cohorts := tr.Affected(res.Fields)
 		if res.Created {
 			cohorts = tr.All()
@@ -372,8 +369,12 @@ func (p *Pipeline) changesLocked(ev *events.Event, res events.Result, oldID uint
 		if len(cohorts) == 0 {
 			return nil, nil
 		}
-		changes, err = tr.DiffLookup(cohorts, func(i int) bool { return p.published[i].Contains(id) }, ev.UserID,
-			func(attr string) any { return ix.Value(id, attr) }, now)
+		live := true
+		changes, err = tr.DiffFetch(cohorts, func(i int) bool { return p.published[i].Contains(id) }, ev.UserID,
+			func(attrs []string, vals []any) { live = ix.ValuesOf(id, attrs, vals) }, now)
+		if !live { // cannot happen: the event just created or changed the user
+			return nil, fmt.Errorf("user %q (id %d) is not in the index after the event", ev.UserID, id)
+		}
 	}
 	if err != nil {
 		return nil, err

@@ -58,8 +58,12 @@ type Result struct {
 	Created bool
 	// Deleted: the user existed and was removed.
 	Deleted bool
-	// Fields are the index fields whose value changed.
+	// Fields are the index fields whose value changed (may be shared: do
+	// not modify).
 	Fields []string
+	// ID is the user's id in the index when the event created the user or
+	// changed Fields (saves the caller a lookup).
+	ID uint32
 	// Stale lists the attributes of a profile_update that were not applied
 	// because the value held is newer.
 	Stale []string
@@ -83,6 +87,7 @@ type Applier struct {
 	fields    map[string]int
 	lastVisit int // schema position of LastVisitField; -1 when absent
 	lvName    string
+	lvFields  []string // {lvName}: Result.Fields of a page view (shared, read-only)
 
 	history  History
 	articles *Articles
@@ -115,6 +120,7 @@ func NewApplier(ix *bitmaps.Index, opts Options) *Applier {
 	}
 	a := &Applier{
 		lvName:   opts.LastVisitField,
+		lvFields: []string{opts.LastVisitField},
 		history:  opts.History,
 		articles: opts.Articles,
 		hooks:    opts.Hooks,
@@ -223,6 +229,7 @@ func (a *Applier) pageView(ev *Event) (Result, error) {
 	}
 	id, exists := a.ix.Lookup(ev.UserID)
 	res.Created = !exists
+	var err error
 	if a.lastVisit >= 0 {
 		sec := ev.TS.Unix()
 		var cur any
@@ -230,16 +237,17 @@ func (a *Applier) pageView(ev *Event) (Result, error) {
 			cur = a.ix.Value(id, a.lvName)
 		}
 		if c, ok := cur.(int64); !ok || sec > c {
-			if _, err := a.ix.Set(ev.UserID, a.lvName, sec); err != nil {
+			if id, err = a.ix.Set(ev.UserID, a.lvName, sec); err != nil {
 				return Result{}, fmt.Errorf("cannot apply page_view of %q: %w", ev.UserID, err)
 			}
-			res.Fields = []string{a.lvName}
+			res.Fields = a.lvFields
 		}
 	} else if !exists {
-		if _, err := a.ix.Upsert(ev.UserID, make(bitmaps.Row, len(a.schema))); err != nil {
+		if id, err = a.ix.Upsert(ev.UserID, make(bitmaps.Row, len(a.schema))); err != nil {
 			return Result{}, fmt.Errorf("cannot apply page_view of %q: %w", ev.UserID, err)
 		}
 	}
+	res.ID = id
 	if ev.ArticleID != "" {
 		a.history.Add(ev.UserID, ev.ArticleID, ev.TS)
 	}
@@ -297,10 +305,12 @@ func (a *Applier) profileUpdate(ev *Event) (Result, error) {
 		}
 	}
 	if !exists || len(res.Fields) > 0 {
-		if _, err := a.ix.Upsert(ev.UserID, row); err != nil {
+		var err error
+		if id, err = a.ix.Upsert(ev.UserID, row); err != nil {
 			return Result{}, fmt.Errorf("cannot apply profile_update of %q: %w: %w", ev.UserID, ErrSchema, err)
 		}
 	}
+	res.ID = id
 	for _, j := range apply {
 		a.setHeld(ev.UserID, ev.Attributes[j].Name, ts)
 	}

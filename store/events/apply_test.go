@@ -116,10 +116,17 @@ func TestApplyRules(t *testing.T) {
 			ix := bitmaps.NewIndex(schema)
 			a := events.NewApplier(ix, events.Options{})
 			for i, s := range tt.steps {
-				got, err := a.Apply(decode(t, d, s.event))
+				ev := decode(t, d, s.event)
+				got, err := a.Apply(ev)
 				if err != nil {
 					t.Fatalf("step %d: %v", i, err)
 				}
+				if got.Created || len(got.Fields) > 0 {
+					if id, ok := ix.Lookup(ev.UserID); !ok || got.ID != id {
+						t.Errorf("step %d: Result.ID = %d, the index has %d (present %v)", i, got.ID, id, ok)
+					}
+				}
+				got.ID = 0 // checked above; ids are the index's business
 				if !reflect.DeepEqual(got, s.want) {
 					t.Errorf("step %d: got %+v, want %+v", i, got, s.want)
 				}
