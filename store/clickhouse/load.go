@@ -140,7 +140,7 @@ func (c *Client) Load(ctx context.Context, path, table, key string, schema bitma
 		return LoadStats{}, fmt.Errorf("cannot load users from %q: no users.ndjson or users.ndjson.gz there", path)
 	}
 	qname := c.QualifiedName(table)
-	types, _, err := c.describe(ctx, table)
+	types, _, _, err := c.describe(ctx, table)
 	if err != nil {
 		return LoadStats{}, err
 	}

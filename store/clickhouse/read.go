@@ -409,6 +409,9 @@ func (t *Table) CountRows(ctx context.Context) (int64, error) {
 // version of each key). FINAL, which costs a merge at every read, can then
 // be left out.
 func (t *Table) merged(ctx context.Context) bool {
+	if t.engine == "Distributed" {
+		return false // its parts are on the shards
+	}
 	var n uint64
 	var level uint32
 	q := "SELECT count(), min(level) FROM system.parts WHERE active AND database = " + String(t.c.cfg.Database) + " AND table = " + String(t.name)

@@ -58,7 +58,7 @@ func (c *Client) Table(ctx context.Context, table, key string, schema bitmaps.Sc
 		return nil, fmt.Errorf("cannot bind table %q: %w", table, err)
 	}
 	qname := c.QualifiedName(table)
-	types, engine, err := c.describe(ctx, table)
+	types, engine, engineFull, err := c.describe(ctx, table)
 	if err != nil {
 		return nil, err
 	}
@@ -101,39 +101,66 @@ func (c *Client) Table(ctx context.Context, table, key string, schema bitmaps.Sc
 		}
 	}
 	t.final = needsFinal(engine)
+	if engine == "Distributed" {
+		// Versions of a user meet on the shard its key hashes to, where
+		// FINAL merges them: read with FINAL when the local table keeps
+		// versions (as far as this node, if it hosts it, can tell).
+		if db, local, ok := distributedTarget(engineFull); ok {
+			var localEngine string
+			q := "SELECT engine FROM system.tables WHERE database = " + String(db) + " AND name = " + String(local)
+			if err := c.conn.QueryRow(ctx, q).Scan(&localEngine); err == nil {
+				t.final = needsFinal(localEngine)
+			}
+		}
+	}
 	t.from = t.fromClause()
 	return t, nil
 }
 
+// distributedTarget returns the database and table a Distributed engine
+// reads (its second and third arguments).
+func distributedTarget(engineFull string) (db, table string, ok bool) {
+	t, err := parseType(engineFull)
+	if err != nil || t.name != "Distributed" || len(t.args) < 3 {
+		return "", "", false
+	}
+	unquote := func(s string) string {
+		if len(s) >= 2 && (s[0] == '\'' || s[0] == '`' || s[0] == '"') && s[len(s)-1] == s[0] {
+			return s[1 : len(s)-1]
+		}
+		return s
+	}
+	return unquote(t.args[1]), unquote(t.args[2]), true
+}
+
 // describe returns the column types of a table (nil when it does not
-// exist) and its engine.
-func (c *Client) describe(ctx context.Context, table string) (map[string]string, string, error) {
+// exist), its engine and the engine's full definition.
+func (c *Client) describe(ctx context.Context, table string) (types map[string]string, engine, engineFull string, err error) {
 	q := "SELECT name, type FROM system.columns WHERE database = " + String(c.cfg.Database) + " AND table = " + String(table)
 	rows, err := c.conn.Query(ctx, q)
 	if err != nil {
-		return nil, "", fmt.Errorf("cannot read the columns of %s from ClickHouse at %s: %w", c.QualifiedName(table), c.cfg.Addr, err)
+		return nil, "", "", fmt.Errorf("cannot read the columns of %s from ClickHouse at %s: %w", c.QualifiedName(table), c.cfg.Addr, err)
 	}
-	types := map[string]string{}
+	types = map[string]string{}
 	for rows.Next() {
 		var name, typ string
 		if err := rows.Scan(&name, &typ); err != nil {
 			rows.Close()
-			return nil, "", fmt.Errorf("cannot read the columns of %s: %w", c.QualifiedName(table), err)
+			return nil, "", "", fmt.Errorf("cannot read the columns of %s: %w", c.QualifiedName(table), err)
 		}
 		types[name] = typ
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, "", fmt.Errorf("cannot read the columns of %s from ClickHouse at %s: %w", c.QualifiedName(table), c.cfg.Addr, err)
+		return nil, "", "", fmt.Errorf("cannot read the columns of %s from ClickHouse at %s: %w", c.QualifiedName(table), c.cfg.Addr, err)
 	}
 	if len(types) == 0 {
-		return nil, "", nil
+		return nil, "", "", nil
 	}
-	var engine string
-	err = c.conn.QueryRow(ctx, "SELECT engine FROM system.tables WHERE database = "+String(c.cfg.Database)+" AND name = "+String(table)).Scan(&engine)
-	if err != nil {
-		return nil, "", fmt.Errorf("cannot read the engine of %s from ClickHouse at %s: %w", c.QualifiedName(table), c.cfg.Addr, err)
+	q = "SELECT engine, engine_full FROM system.tables WHERE database = " + String(c.cfg.Database) + " AND name = " + String(table)
+	if err := c.conn.QueryRow(ctx, q).Scan(&engine, &engineFull); err != nil {
+		return nil, "", "", fmt.Errorf("cannot read the engine of %s from ClickHouse at %s: %w", c.QualifiedName(table), c.cfg.Addr, err)
 	}
-	return types, engine, nil
+	return types, engine, engineFull, nil
 }
 
 // needsFinal reports whether rows of an engine may hold several versions of

@@ -291,3 +291,21 @@ func TestOpenChecksAddress(t *testing.T) {
 		t.Errorf("defaults: database %q, name %s", c.Database(), c.QualifiedName("users"))
 	}
 }
+
+func TestDistributedTarget(t *testing.T) {
+	for _, tc := range []struct {
+		in        string
+		db, table string
+		ok        bool
+	}{
+		{in: "Distributed(test_shard_localhost, cohortd, users, cityHash64(user_id))", db: "cohortd", table: "users", ok: true},
+		{in: "Distributed('c', 'my db', `users`)", db: "my db", table: "users", ok: true},
+		{in: "MergeTree() ORDER BY x", ok: false},
+		{in: "Distributed(c, db)", ok: false},
+	} {
+		db, table, ok := distributedTarget(tc.in)
+		if db != tc.db || table != tc.table || ok != tc.ok {
+			t.Errorf("distributedTarget(%q) = %q, %q, %v; want %q, %q, %v", tc.in, db, table, ok, tc.db, tc.table, tc.ok)
+		}
+	}
+}

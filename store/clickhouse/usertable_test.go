@@ -349,3 +349,48 @@ cohorts:
 		})
 	}
 }
+
+// TestDistributed reads and pushes down through a Distributed table over a
+// ReplacingMergeTree (a one-shard cluster of the local server): versions of
+// a user are merged with FINAL on the shard.
+func TestDistributed(t *testing.T) {
+	c := testDB(t)
+	ctx := context.Background()
+	execDDL(t, c, "CREATE TABLE users (user_id String, visits Nullable(Int64), updated_at DateTime) ENGINE = ReplacingMergeTree(updated_at) ORDER BY user_id")
+	err := c.Exec(ctx, "CREATE TABLE users_all AS users ENGINE = Distributed(test_shard_localhost, "+clickhouse.Ident(c.Database())+", users, cityHash64(user_id))")
+	if err != nil && strings.Contains(err.Error(), "test_shard_localhost") {
+		t.Skipf("the server defines no test_shard_localhost cluster: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	insertRows(t, c, "users", "user_id, visits, updated_at", "'a', 1, toDateTime(1)", "'b', 5, toDateTime(1)")
+	insertRows(t, c, "users", "user_id, visits, updated_at", "'a', 7, toDateTime(2)")
+	set := compileYAML(t, `version: 1
+attributes:
+  user_id: {type: string, key: true}
+  visits:  {type: int}
+cohorts:
+  c: "visits > 3"
+`)
+	tb, err := c.Table(ctx, "users_all", set.Key(), set.Schema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(tb.From(), " FINAL") {
+		t.Errorf("a Distributed table over a ReplacingMergeTree is read without FINAL: %s", tb.From())
+	}
+	ix, _, err := tb.ReadIndex(ctx, clickhouse.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := ix.Lookup("a")
+	if ix.Len() != 2 || ix.Value(id, "visits") != int64(7) {
+		t.Errorf("read %d users, a has visits %v; want 2 users and the latest a (7)", ix.Len(), ix.Value(id, "visits"))
+	}
+	for where, want := range map[string]uint64{"ifNull(`visits` > 3, 0)": 2, "ifNull(`visits` = 1, 0)": 0} {
+		if n, err := tb.Count(ctx, where); err != nil || n != want {
+			t.Errorf("Count(%s) = %d, %v; want %d", where, n, err, want)
+		}
+	}
+}
