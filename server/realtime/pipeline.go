@@ -94,7 +94,7 @@ type Pipeline struct {
 	schema    bitmaps.Schema // the index's
 	tracker   *compiler.Tracker
 	applier   *events.Applier
-	published []*roaring.Bitmap // per tracker cohort: members as published
+	pub       *membership       // per tracker cohort: members as published
 	done      map[partKey]int64 // next offset after the last message handled
 	skip      map[partKey]int64 // offsets held by the restored snapshot
 	durable   []kafka.Position  // offsets of the last snapshot on disk
@@ -273,7 +273,7 @@ func (p *Pipeline) attachLocked(set *compiler.Set, tr *compiler.Tracker, ix *bit
 		}
 		pub[i] = b.Clone()
 	}
-	p.set, p.tracker, p.published, p.schema = set, tr, pub, ix.Schema()
+	p.set, p.tracker, p.pub, p.schema = set, tr, newMembership(pub), ix.Schema()
 	p.dec.Store(events.NewDecoder(set.Key(), ix.Schema()))
 	p.once.Do(func() { close(p.ready) })
 }
@@ -358,7 +358,7 @@ func (p *Pipeline) changesLocked(ev *events.Event, res events.Result, oldID uint
 	)
 	if res.Deleted {
 		id = oldID
-		changes, err = tr.Diff(tr.All(), func(i int) bool { return p.published[i].Contains(id) }, nil, now)
+		changes, err = tr.Diff(tr.All(), func(i int) bool { return p.pub.has(i, id) }, nil, now)
 	} else {
 		ix := p.applier.Index()
 		id = res.ID
@@ -370,7 +370,7 @@ func (p *Pipeline) changesLocked(ev *events.Event, res events.Result, oldID uint
 			return nil, nil
 		}
 		live := true
-		changes, err = tr.DiffFetch(cohorts, func(i int) bool { return p.published[i].Contains(id) }, ev.UserID,
+		changes, err = tr.DiffFetch(cohorts, func(i int) bool { return p.pub.has(i, id) }, ev.UserID,
 			func(attrs []string, vals []any) { live = ix.ValuesOf(id, attrs, vals) }, now)
 		if !live { // cannot happen: the event just created or changed the user
 			return nil, fmt.Errorf("user %q (id %d) is not in the index after the event", ev.UserID, id)
@@ -385,11 +385,7 @@ func (p *Pipeline) changesLocked(ev *events.Event, res events.Result, oldID uint
 	recs := make([]kafka.Record, 0, len(changes))
 	for _, c := range changes {
 		i, _ := tr.Lookup(c.Cohort)
-		if c.Entered {
-			p.published[i].Add(id)
-		} else {
-			p.published[i].Remove(id)
-		}
+		p.pub.set(i, id, c.Entered)
 		p.m.eventChange(c.Entered).Inc()
 		if p.cfg.Changes != nil {
 			recs = append(recs, changeRecord(ev.UserID, c, ev.TS, ev.ID))
@@ -471,7 +467,7 @@ func (p *Pipeline) Sweep(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, fmt.Errorf("cannot sweep cohort %q: %w", name, err)
 		}
-		pub := p.published[i]
+		pub := p.pub.bms[i]
 		var recs []kafka.Record
 		for _, d := range []struct {
 			ids  *roaring.Bitmap
@@ -492,7 +488,7 @@ func (p *Pipeline) Sweep(ctx context.Context) (int, error) {
 			}
 		}
 		if !pub.Equals(cur) {
-			p.published[i] = cur.Clone()
+			p.pub.replace(i, cur.Clone())
 			p.dirty = true
 		}
 		if len(recs) > 0 {
@@ -515,7 +511,7 @@ func (p *Pipeline) Published(name string) (*roaring.Bitmap, bool) {
 	if !ok {
 		return nil, false
 	}
-	return p.published[i].Clone(), true
+	return p.pub.bms[i].Clone(), true
 }
 
 // handleBatch applies Kafka messages (decoded by the fetcher) in order

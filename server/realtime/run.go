@@ -158,7 +158,7 @@ func (p *Pipeline) checkpoint(ctx context.Context, src Source) error {
 			h.Cohorts = append(h.Cohorts, p.tracker.Cohort(i).Name)
 		}
 		var err error
-		snap, err = capture(h, ix, p.applier.WriteState, p.published)
+		snap, err = capture(h, ix, p.applier.WriteState, p.pub.bms)
 		if err != nil {
 			p.mu.Unlock()
 			p.m.snapshots.WithLabelValues("failed").Inc()

@@ -237,7 +237,12 @@ func (a *Applier) pageView(ev *Event) (Result, error) {
 			cur = a.ix.Value(id, a.lvName)
 		}
 		if c, ok := cur.(int64); !ok || sec > c {
-			if id, err = a.ix.Set(ev.UserID, a.lvName, sec); err != nil {
+			if exists { // known id: skip the dictionary
+				err = a.ix.SetByID(id, a.lvName, sec)
+			} else {
+				id, err = a.ix.Set(ev.UserID, a.lvName, sec)
+			}
+			if err != nil {
 				return Result{}, fmt.Errorf("cannot apply page_view of %q: %w", ev.UserID, err)
 			}
 			res.Fields = a.lvFields
