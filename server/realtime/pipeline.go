@@ -89,17 +89,17 @@ type Pipeline struct {
 	log *slog.Logger
 	m   *metrics
 
-	mu        sync.Mutex
-	set       *compiler.Set
-	schema    bitmaps.Schema // the index's
-	tracker   *compiler.Tracker
-	applier   *events.Applier
-	pub       *membership       // per tracker cohort: members as published
-	done      map[partKey]int64 // next offset after the last message handled
-	skip      map[partKey]int64 // offsets held by the restored snapshot
-	durable   []kafka.Position  // offsets of the last snapshot on disk
-	dirty     bool              // state changed since the last snapshot
-	seq       uint64            // events handled, for tests and logs
+	mu      sync.Mutex
+	set     *compiler.Set
+	schema  bitmaps.Schema // the index's
+	tracker *compiler.Tracker
+	applier *events.Applier
+	pub     *membership       // per tracker cohort: members as published
+	done    map[partKey]int64 // next offset after the last message handled
+	skip    map[partKey]int64 // offsets held by the restored snapshot
+	durable []kafka.Position  // offsets of the last snapshot on disk
+	dirty   bool              // state changed since the last snapshot
+	seq     uint64            // events handled, for tests and logs
 
 	dec   atomic.Pointer[events.Decoder]
 	ready chan struct{}
