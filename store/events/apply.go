@@ -199,7 +199,7 @@ func (a *Applier) Apply(ev *Event) (Result, error) {
 		return Result{}, err
 	}
 	if ev.ID != "" {
-		a.seen.Add(ev.ID)
+		a.seen.addNew(ev.ID) // Has said no above, and nothing added it since
 	}
 	return res, nil
 }

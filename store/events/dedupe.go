@@ -22,6 +22,14 @@ func (s *seenIDs) Add(id string) {
 	if s.max <= 0 || s.Has(id) {
 		return
 	}
+	s.addNew(id)
+}
+
+// addNew is Add for an id known to be absent (one map access less).
+func (s *seenIDs) addNew(id string) {
+	if s.max <= 0 {
+		return
+	}
 	if len(s.ring) < s.max {
 		s.ring = append(s.ring, id)
 	} else {
