@@ -206,6 +206,7 @@ type chServe struct {
 	client *clickhouse.Client
 	reg    prometheus.Registerer
 	setIx  func(*bitmaps.Index) error
+	rebase func(*compiler.Set, *bitmaps.Index, time.Time) error
 	stop   context.CancelFunc // the running refresher's
 	ctx    context.Context    // outlives LoadIndex calls: the serve command's
 }
@@ -214,11 +215,14 @@ func (f *clickhouseFlags) server(ctx context.Context, log *slog.Logger) *chServe
 	return &chServe{f: f, log: log, ctx: ctx}
 }
 
-// attach gives the refreshers the server's metrics registry and index swap.
-func (s *chServe) attach(reg prometheus.Registerer, setIndex func(*bitmaps.Index) error) {
+// attach gives the refreshers the server's metrics registry and index
+// swap, and rebase, which carries what the event stream applied after a
+// refresh's read onto the refreshed index before it is served.
+func (s *chServe) attach(reg prometheus.Registerer, setIndex func(*bitmaps.Index) error,
+	rebase func(*compiler.Set, *bitmaps.Index, time.Time) error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.reg, s.setIx = reg, setIndex
+	s.reg, s.setIx, s.rebase = reg, setIndex, rebase
 }
 
 // loadIndex is serve's server.Config.LoadIndex with --clickhouse.
@@ -240,14 +244,19 @@ func (s *chServe) loadIndex(ctx context.Context, set *compiler.Set, skipBadRows 
 		Logger:      s.log,
 		Registerer:  reg,
 		Progress:    tableProgress(s.log),
-		Swap: func(ix *bitmaps.Index) error {
+		Swap: func(ix *bitmaps.Index, asOf time.Time) error {
 			s.mu.Lock()
-			set := s.setIx
+			setIndex, rebase := s.setIx, s.rebase
 			s.mu.Unlock()
-			if set == nil {
+			if setIndex == nil {
 				return errors.New("the server is not ready for a new index")
 			}
-			return set(ix)
+			if rebase != nil {
+				if err := rebase(set, ix, asOf); err != nil {
+					return fmt.Errorf("cannot carry streamed updates onto the refreshed index: %w", err)
+				}
+			}
+			return setIndex(ix)
 		},
 	})
 	if err != nil {

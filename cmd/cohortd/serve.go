@@ -13,6 +13,7 @@ import (
 	"github.com/cohortd/cohortd/compiler"
 	"github.com/cohortd/cohortd/server"
 	"github.com/cohortd/cohortd/server/realtime"
+	"github.com/cohortd/cohortd/store"
 	"github.com/spf13/cobra"
 )
 
@@ -24,6 +25,7 @@ func newServeCmd() *cobra.Command {
 		watch      bool
 		timeout    time.Duration
 		events     realtimeFlags
+		recs       recsFlags
 		rt         *realtimeRun // set once the server (and its metrics registry) exists
 		ch         clickhouseFlags
 	)
@@ -62,25 +64,36 @@ gracefully.`,
 					})(ctx, set)
 				},
 			}
+			var experiments []byte
 			if configPath != "" {
 				fc, err := server.LoadConfig(configPath)
 				if err != nil {
-					return fmt.Errorf("cannot load server config: %w", err)
+					return printErrors(fmt.Errorf("cannot load server config: %w", err), cmd.ErrOrStderr())
 				}
-				cfg.Keys = fc.Keys
+				cfg.Keys, experiments = fc.Keys, fc.Experiments
 			}
 			srv, err := server.New(cfg)
 			if err != nil {
 				return err
 			}
-			chSrc.attach(srv.Registry(), srv.SetIndex)
-			if rt, err = events.start(clock, log, srv.Registry()); err != nil {
+			chSrc.attach(srv.Registry(), srv.SetIndex, func(set *compiler.Set, ix *bitmaps.Index, asOf time.Time) error {
+				return rt.p.Rebase(set, ix, asOf) // rt exists before the first refresh
+			})
+			ctx := cmd.Context()
+			recsDir, err := src.recommendationsDir(ch.enabled())
+			if err != nil {
+				return err
+			}
+			rr, err := recs.start(ctx, srv, recsDir, store.DemoOptions{}, clock, experiments, log)
+			if err != nil {
+				return err
+			}
+			if rt, err = events.start(clock, log, srv.Registry(), rr.eventOptions); err != nil {
 				return err
 			}
 			if err := srv.Mount(server.RouteEvents, realtime.EventsHandler(rt.p)); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
@@ -116,6 +129,7 @@ gracefully.`,
 	fs.BoolVar(&watch, "watch", false, "reload the cohorts file when it changes")
 	fs.DurationVar(&timeout, "request-timeout", 30*time.Second, "per-request timeout")
 	events.register(fs)
+	recs.register(fs)
 	ch.register(fs, "clickhouse-table")
 	ch.registerRefresh(fs)
 	return cmd

@@ -105,7 +105,7 @@ func ExampleNewRefresher() {
 	var serving *bitmaps.Index
 	r, err := clickhouse.NewRefresher(c, "users", set.Key(), set.Schema(), clickhouse.RefreshOptions{
 		Interval:   5 * time.Minute,
-		Swap:       func(ix *bitmaps.Index) error { serving = ix; return nil },
+		Swap:       func(ix *bitmaps.Index, _ time.Time) error { serving = ix; return nil },
 		Logger:     slog.Default(),
 		Registerer: prometheus.DefaultRegisterer,
 	})

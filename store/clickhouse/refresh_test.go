@@ -95,7 +95,10 @@ func TestRefresherClickHouseDown(t *testing.T) {
 	r, err := clickhouse.NewRefresher(c, "users", set.Key(), set.Schema(), clickhouse.RefreshOptions{
 		Interval: 100 * time.Millisecond, FullEvery: 4, MinBackoff: 20 * time.Millisecond, MaxBackoff: 80 * time.Millisecond,
 		Registerer: reg,
-		Swap: func(ix *bitmaps.Index) error {
+		Swap: func(ix *bitmaps.Index, asOf time.Time) error {
+			if time.Since(asOf) > time.Minute || asOf.After(time.Now()) {
+				t.Errorf("Swap got asOf %v, not the time of the read", asOf)
+			}
 			swaps.Add(1)
 			served.Store(ix)
 			return nil
@@ -127,6 +130,7 @@ func TestRefresherClickHouseDown(t *testing.T) {
 		t.Fatalf("first load: %d users, want 20", n)
 	}
 
+	first := served.Load()
 	runDone := make(chan error, 1)
 	go func() { runDone <- r.Run(ctx) }()
 
@@ -147,9 +151,15 @@ func TestRefresherClickHouseDown(t *testing.T) {
 	if metricValue(t, reg, "cohortd_clickhouse_refreshes_total", map[string]string{"kind": "incremental", "result": "ok"}) == 0 {
 		t.Error("no incremental refresh was counted")
 	}
-	eventually(t, "a full refresh to swap an index in", func() bool { return swaps.Load() >= 1 })
-	if n := served.Load().Len(); n != 21 {
-		t.Errorf("after a full refresh: %d users, want 21", n)
+	if id, _ := first.Lookup("u03"); first.Len() != 20 || first.Value(id, "visits") != int64(3) {
+		t.Error("a refresh changed the index being served instead of swapping in a new one")
+	}
+	fulls := metricValue(t, reg, "cohortd_clickhouse_refreshes_total", map[string]string{"kind": "full", "result": "ok"})
+	eventually(t, "a full refresh", func() bool {
+		return metricValue(t, reg, "cohortd_clickhouse_refreshes_total", map[string]string{"kind": "full", "result": "ok"}) > fulls
+	})
+	if n := served.Load().Len(); n != 21 || visits("u03") != int64(100) {
+		t.Errorf("after a full refresh: %d users, u03 visits %v; want 21 and 100", n, visits("u03"))
 	}
 
 	// ClickHouse goes down: refreshes fail, the last index keeps serving.
@@ -209,7 +219,7 @@ func TestRefresherDeletedRows(t *testing.T) {
 	insertRows(t, c, "users", "user_id, tier, visits", "'a', 'x', 1", "'b', NULL, 2")
 	var swapped *bitmaps.Index
 	r, err := clickhouse.NewRefresher(c, "users", set.Key(), set.Schema(), clickhouse.RefreshOptions{
-		Swap: func(ix *bitmaps.Index) error { swapped = ix; return nil }})
+		Swap: func(ix *bitmaps.Index, _ time.Time) error { swapped = ix; return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
