@@ -95,8 +95,16 @@ func (k APIKey) has(role string) bool {
 //	  - name: ops
 //	    key_env: COHORTD_OPS_KEY
 //	    roles: [admin]
+//	experiments:               # A/B tests of the recommender (its own format)
+//	  - name: recs-2026-01
+//	    variants: [...]
 type FileConfig struct {
 	Keys []APIKey
+	// Experiments is the whole config file when it has an `experiments:`
+	// section, nil otherwise: the recommender parses that section (the server
+	// does not know its format) and ignores the rest, so its errors keep the
+	// file's line numbers.
+	Experiments []byte
 }
 
 // LoadConfig reads and checks a server config file. Decoding is strict:
@@ -137,7 +145,11 @@ func ParseConfig(path string, data []byte, getenv func(string) string) (FileConf
 		p.errorf(root.Line, root.Column, "the config must be a mapping with api_keys")
 		return fc, p.errs
 	}
-	p.mapping(root, "the config", []string{"api_keys"}, func(k, v *yaml.Node) {
+	p.mapping(root, "the config", []string{"api_keys", "experiments"}, func(k, v *yaml.Node) {
+		if k.Value == "experiments" {
+			fc.Experiments = data
+			return
+		}
 		if v.Kind != yaml.SequenceNode {
 			p.errorf(v.Line, v.Column, "api_keys must be a list")
 			return

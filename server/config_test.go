@@ -122,3 +122,23 @@ func TestNewRefusesInsecureListen(t *testing.T) {
 		}
 	}
 }
+
+// The experiments section belongs to the recommender: the server accepts it
+// and hands over the file, still rejecting unknown sections.
+func TestConfigKeepsExperimentsForTheRecommender(t *testing.T) {
+	data := []byte("api_keys:\n  - {name: ops, key: s3cret, roles: [admin]}\nexperiments:\n  - name: e1\n")
+	fc, err := ParseConfig("cohortd.yaml", data, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(fc.Experiments) != string(data) || len(fc.Keys) != 1 {
+		t.Errorf("experiments %q, %d keys", fc.Experiments, len(fc.Keys))
+	}
+	fc, err = ParseConfig("cohortd.yaml", []byte("api_keys: []\n"), func(string) string { return "" })
+	if err != nil || fc.Experiments != nil {
+		t.Errorf("no experiments section: %q, %v", fc.Experiments, err)
+	}
+	if _, err := ParseConfig("cohortd.yaml", []byte("experimentz: []\n"), func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), `did you mean "experiments"`) {
+		t.Errorf("a misspelt section: %v", err)
+	}
+}

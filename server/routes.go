@@ -29,8 +29,11 @@ type route struct {
 
 // Pluggable routes, served by modules the server does not import.
 const (
-	RouteEvents          = "/api/v1/events"
-	RouteRecommendations = "/api/v1/recommendations"
+	RouteEvents                = "/api/v1/events"
+	RouteRecommendations       = "/api/v1/recommendations"
+	RouteCohortRecommendations = "/api/v1/cohorts/:name/recommendations"
+	RouteFeedback              = "/api/v1/feedback"
+	RouteExperiment            = "/api/v1/experiments/:name"
 )
 
 func (s *Server) routes() []route {
@@ -49,6 +52,9 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/admin/reload", RoleAdmin, s.reloadHandler, false},
 		{"POST", RouteRecommendations, RoleRecommend, s.pluggable(RouteRecommendations, "recommendations"), true},
 		{"POST", RouteEvents, RoleIngest, s.pluggable(RouteEvents, "event ingestion"), true},
+		{"GET", RouteCohortRecommendations, RoleRecommend, s.pluggable(RouteCohortRecommendations, "recommendations"), true},
+		{"POST", RouteFeedback, RoleRecommend, s.pluggable(RouteFeedback, "recommendation feedback"), true},
+		{"GET", RouteExperiment, RoleRead, s.pluggable(RouteExperiment, "experiments"), true},
 	}
 }
 

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/cohortd/cohortd/bitmaps"
@@ -65,4 +67,49 @@ func LoadDemo(ctx context.Context, key string, schema bitmaps.Schema, opts DemoO
 		return nil, st, err
 	}
 	return b.Build(), st, nil
+}
+
+// DemoData returns a data directory holding the demo population as files
+// (users.ndjson, articles.ndjson, events.ndjson, as `cohortd gen` writes
+// them) for the parts of cohortd that read files, such as the recommender.
+// It is generated once into the user cache directory ($XDG_CACHE_HOME/cohortd)
+// and reused; the users are the ones LoadDemo builds for the same options.
+func DemoData(ctx context.Context, opts DemoOptions, articles, events int) (string, error) {
+	if opts.Users <= 0 {
+		opts.Users = DefaultDemoUsers
+	}
+	if opts.Seed == 0 {
+		opts.Seed = 1
+	}
+	if opts.Now.IsZero() {
+		opts.Now = time.Now().UTC().Truncate(24 * time.Hour)
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	dir := filepath.Join(base, "cohortd", fmt.Sprintf("demo-%s-seed%d-u%d-a%d-e%d",
+		opts.Now.Format("20060102"), opts.Seed, opts.Users, articles, events))
+	if _, err := os.Stat(filepath.Join(dir, "events.ndjson")); err == nil {
+		return dir, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", fmt.Errorf("cannot create the demo data cache: %w", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".demo-*")
+	if err != nil {
+		return "", fmt.Errorf("cannot create the demo data cache: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	cfg := gen.Config{Users: opts.Users, Articles: articles, Events: events, Seed: opts.Seed, Now: opts.Now}
+	if err := gen.Generate(ctx, cfg, tmp, nil); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if _, statErr := os.Stat(filepath.Join(dir, "events.ndjson")); statErr == nil {
+			return dir, nil // another process made it first
+		}
+		return "", fmt.Errorf("cannot store the demo data: %w", err)
+	}
+	return dir, nil
 }

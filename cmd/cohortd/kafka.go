@@ -14,6 +14,7 @@ import (
 	"github.com/cohortd/cohortd/bitmaps"
 	"github.com/cohortd/cohortd/compiler"
 	"github.com/cohortd/cohortd/server/realtime"
+	"github.com/cohortd/cohortd/store/events"
 	"github.com/cohortd/cohortd/store/kafka"
 )
 
@@ -57,13 +58,16 @@ type realtimeRun struct {
 
 // startRealtime builds the pipeline (always: POST /api/v1/events uses it)
 // and, with --kafka, the consumer and producers.
-func (f *realtimeFlags) start(clock func() time.Time, log *slog.Logger, reg prometheus.Registerer) (*realtimeRun, error) {
+func (f *realtimeFlags) start(clock func() time.Time, log *slog.Logger, reg prometheus.Registerer, evOpts func(*events.Options)) (*realtimeRun, error) {
 	if f.brokers == "" && (f.changesTopic != "" || f.deadLetterTopic != "") {
 		return nil, usageError{errors.New("--changes-topic and --dead-letter-topic need --kafka")}
 	}
 	rt := &realtimeRun{log: log}
 	cfg := realtime.Config{Clock: clock, Logger: log, Registerer: reg, StateDir: f.stateDir,
 		SnapshotInterval: f.snapshotEvery, SweepInterval: f.sweepEvery}
+	if evOpts != nil {
+		evOpts(&cfg.Events)
+	}
 	brokers := kafka.ParseBrokers(f.brokers)
 	if f.brokers != "" {
 		if len(brokers) == 0 {

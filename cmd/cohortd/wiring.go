@@ -128,3 +128,24 @@ func quietLogger() *slog.Logger {
 	}
 	return slog.New(slog.DiscardHandler)
 }
+
+// recommendationsDir is where the recommender reads articles.ndjson and
+// events.ndjson: the --data directory; "" for the demo population's files;
+// an empty directory when --data is a single users file or the users come
+// from elsewhere (the catalog then fills from article_published events).
+func (s *source) recommendationsDir(usersElsewhere bool) (string, error) {
+	if s.data == "" && !usersElsewhere {
+		return "", nil
+	}
+	if s.data == "" {
+		return os.MkdirTemp("", "cohortd-no-articles-")
+	}
+	st, err := os.Stat(s.data)
+	if err != nil {
+		return "", fmt.Errorf("cannot read --data %q: %w", s.data, err)
+	}
+	if st.IsDir() {
+		return s.data, nil
+	}
+	return os.MkdirTemp("", "cohortd-no-articles-")
+}
