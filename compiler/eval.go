@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -30,6 +32,31 @@ type Evaluator struct {
 	mu      sync.Mutex
 	cache   map[string]cached // cohort name → latest bitmap
 	unknown map[string]unknownCount
+
+	// UserCohorts reads every cohort's bitmap from one immutable snapshot
+	// (no lock, no map lookup per cohort); the snapshot is rebuilt by one
+	// caller at a time when the index or, for time-dependent cohorts, the
+	// second of now changed. When now follows the wall clock, the snapshot
+	// of the next second is computed ahead in the background, so the
+	// clock ticking over does not stall requests.
+	byName   []*Cohort // set's cohorts sorted by name
+	timeDep  bool      // some cohort depends on now
+	snap     atomic.Pointer[memberSnap]
+	next     atomic.Pointer[memberSnap] // prefetched snapshot of a later second
+	snapMu   sync.Mutex
+	fetching atomic.Bool
+}
+
+// memberSnap holds every cohort's members at one index version and second,
+// aligned with Evaluator.byName. Immutable.
+type memberSnap struct {
+	version uint64
+	now     int64
+	bms     []*roaring.Bitmap
+}
+
+func (s *memberSnap) valid(version uint64, now int64, timeDep bool) bool {
+	return s != nil && s.version == version && (!timeDep || s.now == now)
 }
 
 type cached struct {
@@ -45,7 +72,15 @@ type unknownCount struct {
 
 // NewEvaluator returns an evaluator of s's cohorts over ix.
 func NewEvaluator(s *Set, ix *bitmaps.Index) *Evaluator {
-	return &Evaluator{set: s, ix: ix, cache: map[string]cached{}, unknown: map[string]unknownCount{}}
+	e := &Evaluator{set: s, ix: ix, cache: map[string]cached{}, unknown: map[string]unknownCount{}}
+	if s != nil {
+		e.byName = slices.Clone(s.cohorts)
+		slices.SortFunc(e.byName, func(a, b *Cohort) int { return strings.Compare(a.Name, b.Name) })
+		for _, c := range e.byName {
+			e.timeDep = e.timeDep || c.TimeDependent
+		}
+	}
+	return e
 }
 
 // Set returns the evaluator's cohort set.
@@ -125,18 +160,108 @@ func (e *Evaluator) UserCohorts(ctx context.Context, userID string, now time.Tim
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownUser, userID)
 	}
+	snap, err := e.memberships(ctx, now)
+	if err != nil {
+		return nil, err
+	}
 	var out []string
-	for _, c := range e.set.cohorts {
-		b, err := e.CohortMembers(ctx, c.Name, now)
+	for i, b := range snap.bms {
+		if b.Contains(id) {
+			out = append(out, e.byName[i].Name)
+		}
+	}
+	return out, nil
+}
+
+// memberships returns the snapshot of every cohort's members at now.
+func (e *Evaluator) memberships(ctx context.Context, now time.Time) (*memberSnap, error) {
+	sec, version := nowSec(now), e.ix.Version()
+	if s := e.snap.Load(); s.valid(version, sec, e.timeDep) {
+		e.prefetch(s, sec)
+		return s, nil
+	}
+	e.snapMu.Lock()
+	defer e.snapMu.Unlock()
+	if s := e.snap.Load(); s.valid(version, sec, e.timeDep) {
+		return s, nil
+	}
+	if s := e.next.Load(); s.valid(version, sec, e.timeDep) {
+		e.snap.Store(s)
+		return s, nil
+	}
+	s, err := e.buildSnap(ctx, now, version, true)
+	if err != nil {
+		return nil, err
+	}
+	e.snap.Store(s)
+	return s, nil
+}
+
+// prefetch starts computing the snapshot of the next second in the
+// background when cur is the snapshot of the wall clock's current second,
+// so that the first requests of the next second find it ready.
+func (e *Evaluator) prefetch(cur *memberSnap, sec int64) {
+	if !e.timeDep || sec != time.Now().Unix() {
+		return // a pinned or past instant: nothing to anticipate
+	}
+	if n := e.next.Load(); n != nil && n.version == cur.version && n.now > sec {
+		return
+	}
+	if !e.fetching.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer e.fetching.Store(false)
+		s, err := e.buildSnap(context.Background(), time.Unix(sec+1, 0), cur.version, false)
+		if err == nil {
+			e.next.Store(s)
+		}
+	}()
+}
+
+// buildSnap evaluates every cohort at now. shared says whether the results
+// go to the per-cohort cache; a prefetch of a later second keeps its
+// time-dependent bitmaps to itself, so that callers still at the current
+// second keep their cached ones.
+func (e *Evaluator) buildSnap(ctx context.Context, now time.Time, version uint64, shared bool) (*memberSnap, error) {
+	s := &memberSnap{version: version, now: nowSec(now), bms: make([]*roaring.Bitmap, len(e.byName))}
+	if shared {
+		for i, c := range e.byName {
+			b, err := e.CohortMembers(ctx, c.Name, now)
+			if err != nil {
+				return nil, err
+			}
+			s.bms[i] = b
+		}
+		return s, nil
+	}
+	local := map[string]*roaring.Bitmap{}
+	var at func(name string) (*roaring.Bitmap, error)
+	at = func(name string) (*roaring.Bitmap, error) {
+		c := e.set.byName[name]
+		if !c.TimeDependent {
+			return e.CohortMembers(ctx, name, now)
+		}
+		if b, ok := local[name]; ok {
+			return b, nil
+		}
+		env := PlanEnv{Index: e.ix, Cohort: func(ref string) (*roaring.Bitmap, bool) {
+			b, err := at(ref)
+			return b, err == nil
+		}}
+		b := e.ix.Eval(c.Query.Plan(now, env).Root)
+		b.RunOptimize()
+		local[name] = b
+		return b, ctx.Err()
+	}
+	for i, c := range e.byName {
+		b, err := at(c.Name)
 		if err != nil {
 			return nil, err
 		}
-		if b.Contains(id) {
-			out = append(out, c.Name)
-		}
+		s.bms[i] = b
 	}
-	slices.Sort(out)
-	return out, nil
+	return s, nil
 }
 
 // Explain returns the plan of q at now with estimated cardinalities. An
