@@ -125,6 +125,7 @@ func (b *Builder) Build() *Index {
 			for i := range next {
 				ix.cols[i] = b.stages[i].build(perm)
 				ix.cols[i].optimize()
+				ix.cols[i].buildDense(n)
 				b.stages[i] = nil
 			}
 		})
@@ -135,6 +136,7 @@ func (b *Builder) Build() *Index {
 	close(next)
 	wg.Wait()
 	ix.live.RunOptimize()
+	ix.denseOn = wantDense(n)
 	b.reset()
 	ix.version.Add(1)
 	return ix

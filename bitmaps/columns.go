@@ -20,6 +20,9 @@ type column interface {
 	// the caller may modify it.
 	present() (b *roaring.Bitmap, owned bool)
 	optimize()
+	// buildDense (re)builds the dense structures for an index of ids ids
+	// (mirrors, checkpoints; none below denseMinIDs).
+	buildDense(ids int)
 	// size reports bytes held in bitmaps and in raw columns/dictionaries.
 	size() (bitmapBytes, columnBytes int)
 }
@@ -89,9 +92,15 @@ type strCol struct {
 	dict
 	codes packed
 	ex    *roaring.Bitmap
+	mir   mirrors // by code-1
 }
 
-func (c *strCol) grow(n int) { c.codes.grow(n) }
+func (c *strCol) grow(n int) {
+	c.codes.grow(n)
+	c.mir.grow(n)
+}
+
+func (c *strCol) buildDense(ids int) { c.mir.build(c.bms, ids) }
 
 func (c *strCol) get(id uint32) any {
 	if int(id) >= c.codes.len() {
@@ -107,12 +116,14 @@ func (c *strCol) get(id uint32) any {
 func (c *strCol) set(id uint32, v any) {
 	if old := c.codes.get(int(id)); old != 0 {
 		c.bms[old-1].Remove(id)
+		c.mir.remove(int(old-1), id)
 		c.codes.set(int(id), 0)
 		c.ex.Remove(id)
 	}
 	if s, ok := v.(string); ok {
 		code := c.intern(s)
 		c.bms[code-1].Add(id)
+		c.mir.add(int(code-1), id)
 		c.codes.set(int(id), uint64(code))
 		c.ex.Add(id)
 	}
@@ -129,13 +140,25 @@ func (c *strCol) optimize() {
 
 func (c *strCol) size() (int, int) {
 	bm, col := c.dict.size()
-	return bm + int(c.ex.GetSizeInBytes()), col + c.codes.bytes()
+	return bm + int(c.ex.GetSizeInBytes()) + c.mir.bytes(), col + c.codes.bytes()
 }
 
 // boolCol: KindBool, two bitmaps and nothing else.
-type boolCol struct{ t, f *roaring.Bitmap }
+type boolCol struct {
+	t, f *roaring.Bitmap
+	mir  mirrors // [false, true]
+}
 
-func (c *boolCol) grow(int) {}
+func (c *boolCol) grow(n int) { c.mir.grow(n) }
+
+func (c *boolCol) buildDense(ids int) { c.mir.build([]*roaring.Bitmap{c.f, c.t}, ids) }
+
+func boolIndex(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 func (c *boolCol) get(id uint32) any {
 	switch {
@@ -150,12 +173,11 @@ func (c *boolCol) get(id uint32) any {
 func (c *boolCol) set(id uint32, v any) {
 	c.t.Remove(id)
 	c.f.Remove(id)
+	c.mir.remove(0, id)
+	c.mir.remove(1, id)
 	if b, ok := v.(bool); ok {
-		if b {
-			c.t.Add(id)
-		} else {
-			c.f.Add(id)
-		}
+		c.of(b).Add(id)
+		c.mir.add(boolIndex(b), id)
 	}
 }
 
@@ -173,7 +195,9 @@ func (c *boolCol) optimize() {
 	c.f.RunOptimize()
 }
 
-func (c *boolCol) size() (int, int) { return int(c.t.GetSizeInBytes() + c.f.GetSizeInBytes()), 0 }
+func (c *boolCol) size() (int, int) {
+	return int(c.t.GetSizeInBytes()+c.f.GetSizeInBytes()) + c.mir.bytes(), 0
+}
 
 // listCol: KindStringList. A user's list is lens[id] codes starting at
 // offs[id] in arena (all three packed); length 0 is NULL (absent or empty).
@@ -186,6 +210,7 @@ type listCol struct {
 	arena   packed
 	garbage int
 	ex      *roaring.Bitmap
+	mir     mirrors // by code-1
 }
 
 // maxListLen bounds one list's length (a sanity limit).
@@ -198,7 +223,10 @@ func newListCol() *listCol {
 func (c *listCol) grow(n int) {
 	c.offs.grow(n)
 	c.lens.grow(n)
+	c.mir.grow(n)
 }
+
+func (c *listCol) buildDense(ids int) { c.mir.build(c.bms, ids) }
 
 // codesOf appends the codes of id's list to buf.
 func (c *listCol) codesOf(id uint32, buf []uint32) []uint32 {
@@ -231,6 +259,7 @@ func (c *listCol) set(id uint32, v any) {
 	if old := c.codesOf(id, buf[:0]); len(old) > 0 {
 		for _, code := range old {
 			c.bms[code-1].Remove(id)
+			c.mir.remove(int(code-1), id)
 		}
 		c.garbage += len(old)
 		c.lens.set(int(id), 0)
@@ -250,6 +279,7 @@ func (c *listCol) set(id uint32, v any) {
 		code := c.intern(s)
 		c.arena.set(off+i, uint64(code))
 		c.bms[code-1].Add(id)
+		c.mir.add(int(code-1), id)
 	}
 	c.offs.set(int(id), uint64(off))
 	c.lens.set(int(id), uint64(len(l)))
@@ -287,7 +317,7 @@ func (c *listCol) optimize() {
 
 func (c *listCol) size() (int, int) {
 	bm, col := c.dict.size()
-	return bm + int(c.ex.GetSizeInBytes()), col + c.offs.bytes() + c.lens.bytes() + c.arena.bytes()
+	return bm + int(c.ex.GetSizeInBytes()) + c.mir.bytes(), col + c.offs.bytes() + c.lens.bytes() + c.arena.bytes()
 }
 
 // nullCol stands for a field of an unknown kind: always NULL.
@@ -298,6 +328,7 @@ func (nullCol) get(uint32) any                   { return nil }
 func (nullCol) set(uint32, any)                  {}
 func (nullCol) present() (*roaring.Bitmap, bool) { return roaring.New(), true }
 func (nullCol) optimize()                        {}
+func (nullCol) buildDense(int)                   {}
 func (nullCol) size() (int, int)                 { return 0, 0 }
 
 // sortedValues returns the values some live user has (non-empty bitmap), sorted.

@@ -1,19 +1,33 @@
 package bitmaps
 
-import "github.com/RoaringBitmap/roaring/v2"
+import (
+	"math/bits"
+	"sync"
 
-// dense is a flat bitset over ids for building large unions: setting bits
-// costs about a nanosecond per id, where roaring's FastOr of many sparse
-// bitmaps merges array containers pair by pair (quadratic until they turn
-// into bitmap containers). It becomes a roaring bitmap with FromDense.
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// dense is a flat bitset over ids: bit id%64 of word id/64. Large unions are
+// built in it (setting a bit costs about a nanosecond, where roaring's
+// FastOr of many sparse bitmaps merges array containers pair by pair), and
+// the dense evaluator (densevm.go) runs whole plans in such bitsets with
+// word-parallel AND/OR/ANDNOT and popcounts. It becomes a roaring bitmap
+// with FromDense.
 type dense []uint64
 
-func newDense(ids int) dense { return make(dense, (ids+63)/64) }
+func newDense(ids int) dense { return make(dense, wordsFor(ids)) }
+
+func wordsFor(ids int) int { return (ids + 63) / 64 }
 
 // worthDense reports whether a union touching n ids out of ids is better
 // built densely (the bitset costs ids/64 words to clear and convert).
 func worthDense(n uint64, ids int) bool { return n*128 > uint64(ids) }
 
+func (d dense) set(id uint32)      { d[id>>6] |= 1 << (id & 63) }
+func (d dense) clear(id uint32)    { d[id>>6] &^= 1 << (id & 63) }
+func (d dense) has(id uint32) bool { return d[id>>6]&(1<<(id&63)) != 0 }
+
+// or sets the ids of b (one at a time: for sparse b).
 func (d dense) or(b *roaring.Bitmap) {
 	var buf [512]uint32
 	it := b.ManyIterator()
@@ -24,6 +38,7 @@ func (d dense) or(b *roaring.Bitmap) {
 	}
 }
 
+// andNot clears the ids of b (one at a time: for sparse b).
 func (d dense) andNot(b *roaring.Bitmap) {
 	var buf [512]uint32
 	it := b.ManyIterator()
@@ -32,6 +47,48 @@ func (d dense) andNot(b *roaring.Bitmap) {
 			d[id>>6] &^= 1 << (id & 63)
 		}
 	}
+}
+
+// viaWords reports whether a roaring bitmap of card ids is better applied to
+// a dense bitset of ids ids through a scratch bitset (clear, WriteDenseTo,
+// one word loop) than one id at a time: roaring hands out the ids of a
+// bitmap container a few nanoseconds each.
+func viaWords(card uint64, ids int) bool { return card*128 >= uint64(ids) }
+
+// orBitmap sets the card ids of b in dst, through scratch (nil: a new one
+// when needed) when b is dense.
+func orBitmap(dst dense, b *roaring.Bitmap, card uint64, scratch *dense) {
+	if !viaWords(card, len(dst)*64) || int(b.Maximum()) >= len(dst)*64 {
+		dst.or(b)
+		return
+	}
+	s := scratchFor(scratch, len(dst))
+	b.WriteDenseTo(s)
+	orWords(dst, s)
+}
+
+// andNotBitmap clears the card ids of b in dst (see orBitmap).
+func andNotBitmap(dst dense, b *roaring.Bitmap, card uint64, scratch *dense) {
+	if !viaWords(card, len(dst)*64) || int(b.Maximum()) >= len(dst)*64 {
+		dst.andNot(b)
+		return
+	}
+	s := scratchFor(scratch, len(dst))
+	b.WriteDenseTo(s)
+	andNotWords(dst, s)
+}
+
+// scratchFor returns scratch (or a new bitset) cleared, with words words.
+func scratchFor(scratch *dense, words int) dense {
+	if scratch == nil {
+		return make(dense, words)
+	}
+	if cap(*scratch) < words {
+		*scratch = make(dense, words)
+	}
+	*scratch = (*scratch)[:words]
+	clear(*scratch)
+	return *scratch
 }
 
 func (d dense) add(ids []uint32) {
@@ -47,3 +104,152 @@ func (d dense) remove(ids []uint32) {
 }
 
 func (d dense) bitmap() *roaring.Bitmap { return roaring.FromDense(d, false) }
+
+// load overwrites d with b (whose ids must be below len(d)*64).
+func (d dense) load(b *roaring.Bitmap) {
+	clear(d)
+	b.WriteDenseTo(d)
+}
+
+// grown returns d extended to hold ids (new bits clear).
+func (d dense) grown(ids int) dense {
+	if w := wordsFor(ids); w > len(d) {
+		d = append(d, make(dense, w-len(d))...)
+	}
+	return d
+}
+
+// Word-parallel operations. dst and src have the same length, except that
+// a shorter src (a mirror not yet grown) counts as zero beyond its end.
+
+func andWords(dst, src dense) {
+	n := min(len(dst), len(src))
+	d, s := dst[:n:n], src[:n:n]
+	for i := range d {
+		d[i] &= s[i]
+	}
+	clear(dst[n:])
+}
+
+func orWords(dst, src dense) {
+	n := min(len(dst), len(src))
+	d, s := dst[:n:n], src[:n:n]
+	for i := range d {
+		d[i] |= s[i]
+	}
+}
+
+func andNotWords(dst, src dense) {
+	n := min(len(dst), len(src))
+	d, s := dst[:n:n], src[:n:n]
+	for i := range d {
+		d[i] &^= s[i]
+	}
+}
+
+// copyWords overwrites dst with src (zero beyond src's end).
+func copyWords(dst, src dense) {
+	n := copy(dst, src)
+	clear(dst[n:])
+}
+
+func popcount(d dense) uint64 {
+	var n int
+	for _, w := range d {
+		n += bits.OnesCount64(w)
+	}
+	return uint64(n)
+}
+
+func popcountAnd(a, b dense) uint64 {
+	n := min(len(a), len(b))
+	a, b = a[:n:n], b[:n:n]
+	var c int
+	for i := range a {
+		c += bits.OnesCount64(a[i] & b[i])
+	}
+	return uint64(c)
+}
+
+func (d dense) bytes() int { return 8 * cap(d) }
+
+// densePool recycles scratch bitsets of the dense evaluator so that a warm
+// evaluation allocates nothing but its result.
+var densePool sync.Pool // of *dense
+
+// getDense returns a scratch bitset of words words (contents undefined).
+func getDense(words int) *dense {
+	if p, ok := densePool.Get().(*dense); ok && cap(*p) >= words {
+		*p = (*p)[:words]
+		return p
+	}
+	d := make(dense, words)
+	return &d
+}
+
+func putDense(p *dense) { densePool.Put(p) }
+
+// mirrors keeps dense copies of some of a column's bitmaps (by index; nil
+// where there is none), maintained alongside them. They exist only in
+// indexes of at least denseMinIDs ids, for bitmaps holding at least 1/64 of
+// the ids: a mirror costs ids/8 bytes, as much as roaring's own storage of
+// a set of that density, and spares the dense evaluator a conversion.
+type mirrors struct{ m []dense }
+
+// denseMinIDs is the index size from which dense structures (mirrors,
+// checkpoints) are built and big plans run in the dense evaluator; tests
+// lower it.
+var denseMinIDs = 1 << 18
+
+func wantDense(ids int) bool { return ids >= denseMinIDs }
+
+func (ms *mirrors) get(i int) dense {
+	if i >= 0 && i < len(ms.m) {
+		return ms.m[i]
+	}
+	return nil
+}
+
+func (ms *mirrors) add(i int, id uint32) {
+	if d := ms.get(i); d != nil {
+		d.set(id)
+	}
+}
+
+func (ms *mirrors) remove(i int, id uint32) {
+	if d := ms.get(i); d != nil {
+		d.clear(id)
+	}
+}
+
+func (ms *mirrors) grow(ids int) {
+	for i, d := range ms.m {
+		if d != nil {
+			ms.m[i] = d.grown(ids)
+		}
+	}
+}
+
+// build mirrors the bitmaps dense enough to be worth it.
+func (ms *mirrors) build(bms []*roaring.Bitmap, ids int) {
+	ms.m = nil
+	if !wantDense(ids) {
+		return
+	}
+	ms.m = make([]dense, len(bms))
+	for i, b := range bms {
+		if b.GetCardinality()*64 >= uint64(ids) {
+			d := newDense(ids)
+			b.WriteDenseTo(d)
+			ms.m[i] = d
+		}
+	}
+}
+
+func (ms *mirrors) bytes() int {
+	n := 0
+	for _, d := range ms.m {
+		n += d.bytes()
+	}
+	return n
+}

@@ -21,6 +21,9 @@ const filterFactor = 4
 func (ix *Index) Eval(n Node) *roaring.Bitmap {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
+	if ix.denseWorth(n) {
+		return ix.denseEval(n)
+	}
 	b, owned := ix.eval(n)
 	if !owned {
 		b = b.Clone()
@@ -520,6 +523,9 @@ func (ix *Index) count(n Node) uint64 {
 		case 1:
 			return ix.count(n.Terms[0])
 		}
+		if ix.denseWorth(n) {
+			return ix.denseCount(n)
+		}
 		acc, owned := ix.eval(n.Terms[0])
 		last := len(n.Terms) - 1
 		for _, t := range n.Terms[1:last] {
@@ -534,6 +540,9 @@ func (ix *Index) count(n Node) uint64 {
 			a, _ := ix.eval(n.Terms[0])
 			b, _ := ix.eval(n.Terms[1])
 			return a.OrCardinality(b)
+		}
+		if ix.denseWorth(n) {
+			return ix.denseCount(n)
 		}
 	case *Const:
 		if n.B == nil {

@@ -26,6 +26,10 @@ type Index struct {
 	baseN   uint32    // ids < baseN were assigned by Build in user_id order
 	side    sortedIDs // live ids >= baseN in user_id order
 	version atomic.Uint64
+	// denseOn says the columns hold dense structures (mirrors,
+	// checkpoints: an index of denseMinIDs ids or more when last built or
+	// optimised), so big plans run in the dense evaluator.
+	denseOn bool
 }
 
 // NewIndex returns an empty index over schema. Field names should be unique
@@ -241,4 +245,15 @@ func (ix *Index) Optimize() {
 	for _, c := range ix.cols {
 		c.optimize()
 	}
+	ix.buildDense()
+}
+
+// buildDense (re)builds every column's dense structures. Caller holds the
+// write lock (or owns the index).
+func (ix *Index) buildDense() {
+	n := ix.users.n()
+	for _, c := range ix.cols {
+		c.buildDense(n)
+	}
+	ix.denseOn = wantDense(n)
 }

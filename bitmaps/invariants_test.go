@@ -1,6 +1,8 @@
 package bitmaps
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -36,6 +38,7 @@ func checkInvariants(t *testing.T, ix *Index) {
 			if !union.Equals(c.ex) {
 				t.Fatalf("%s: present != union of values", name)
 			}
+			checkMirrors(t, name, &c.mir, c.bms)
 		case *listCol:
 			sub(name+" present", c.ex)
 			union := roaring.New()
@@ -46,6 +49,7 @@ func checkInvariants(t *testing.T, ix *Index) {
 			if !union.Equals(c.ex) {
 				t.Fatalf("%s: present != union of values", name)
 			}
+			checkMirrors(t, name, &c.mir, c.bms)
 			live.Iterate(func(id uint32) bool {
 				codes := c.codesOf(id, nil)
 				if (len(codes) > 0) != c.ex.Contains(id) {
@@ -82,12 +86,38 @@ func checkInvariants(t *testing.T, ix *Index) {
 			if !union.Equals(c.ex) {
 				t.Fatalf("%s: present != union of buckets", name)
 			}
+			for j, cp := range c.cps {
+				if cp.at <= 0 || cp.at >= len(c.bms) || c.lows[cp.at] != cp.key || (j > 0 && cp.at <= c.cps[j-1].at) {
+					t.Fatalf("%s: checkpoint %d at bucket %d (key %x) out of place", name, j, cp.at, cp.key)
+				}
+				want := roaring.FastOr(c.bms[:cp.at]...)
+				if got := roaring.FromDense(cp.d, true); !got.Equals(want) || cp.card != want.GetCardinality() {
+					t.Fatalf("%s: checkpoint %d (%d ids, card %d) != union of buckets below %d (%d ids)",
+						name, j, got.GetCardinality(), cp.card, cp.at, want.GetCardinality())
+				}
+			}
+			if ix.denseOn != (c.exD != nil) {
+				t.Fatalf("%s: dense mirror of the present ids: %v, index dense: %v", name, c.exD != nil, ix.denseOn)
+			}
+			checkMirror(t, name+" present", c.exD, c.ex)
+			for low, sb := range c.sorted {
+				i := c.bucketOf(low)
+				if c.lows[i] != low || len(sb.ids) != int(c.cards[i]) || !slices.IsSorted(sb.keys) {
+					t.Fatalf("%s: cached sorted bucket %x is stale", name, low)
+				}
+				for j, id := range sb.ids {
+					if !c.bms[i].Contains(id) || c.keys.get(int(id)) != sb.keys[j] {
+						t.Fatalf("%s: cached sorted bucket %x is stale at id %d", name, low, id)
+					}
+				}
+			}
 		case *boolCol:
 			sub(name+" true", c.t)
 			sub(name+" false", c.f)
 			if c.t.Intersects(c.f) {
 				t.Fatalf("%s: true and false overlap", name)
 			}
+			checkMirrors(t, name, &c.mir, []*roaring.Bitmap{c.f, c.t})
 		}
 	}
 	if ix.users.live != int(live.GetCardinality()) {
@@ -104,5 +134,25 @@ func checkInvariants(t *testing.T, ix *Index) {
 	}
 	if n != ix.side.n || uint64(n) != live.GetCardinality()-live.CardinalityInRange(0, uint64(ix.baseN)) {
 		t.Fatalf("side list has %d ids (n=%d)", n, ix.side.n)
+	}
+}
+
+// checkMirrors verifies that every dense mirror holds exactly its bitmap.
+func checkMirrors(t *testing.T, name string, ms *mirrors, bms []*roaring.Bitmap) {
+	t.Helper()
+	for i, d := range ms.m {
+		if i < len(bms) {
+			checkMirror(t, fmt.Sprintf("%s value %d", name, i), d, bms[i])
+		}
+	}
+}
+
+func checkMirror(t *testing.T, name string, d dense, b *roaring.Bitmap) {
+	t.Helper()
+	if d == nil {
+		return
+	}
+	if got := roaring.FromDense(d, true); !got.Equals(b) {
+		t.Fatalf("%s: dense mirror has %d ids, bitmap %d", name, got.GetCardinality(), b.GetCardinality())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -28,6 +29,14 @@ type numCol struct {
 	cards     []uint64 // cardinality of bms[i] (roaring counts container by container)
 	n         uint64   // cardinality of ex
 	minBucket uint64
+	// Dense structures (see rangeplan.go), in indexes of denseMinIDs ids
+	// or more: checkpoints (cumulative bitsets, ascending) and a mirror of
+	// ex.
+	cps []checkpoint
+	exD dense
+	// Boundary buckets sorted by key, by bucket low bound (rangeplan.go).
+	sortedMu sync.Mutex
+	sorted   map[uint64]*sortedBucket
 }
 
 const (
@@ -43,7 +52,10 @@ func newNumCol(k Kind) *numCol {
 	return &numCol{kind: k, minBucket: minBucket, ex: roaring.New(), lows: []uint64{0}, bms: []*roaring.Bitmap{roaring.New()}, nextSplit: []uint64{0}, cards: []uint64{0}}
 }
 
-func (c *numCol) grow(n int) { c.keys.grow(n) }
+func (c *numCol) grow(n int) {
+	c.keys.grow(n)
+	c.growDense(n)
+}
 
 func (c *numCol) key(v any) uint64 {
 	if c.kind == KindFloat {
@@ -80,6 +92,8 @@ func (c *numCol) set(id uint32, v any) {
 		c.bms[b].Remove(id)
 		c.cards[b]--
 		c.n--
+		c.cpRemove(id, b)
+		c.dropSorted(b)
 	}
 	if v == nil {
 		return
@@ -91,6 +105,8 @@ func (c *numCol) set(id uint32, v any) {
 	b := c.bucketOf(k)
 	c.bms[b].Add(id)
 	c.cards[b]++
+	c.cpAdd(id, b)
+	c.dropSorted(b)
 	c.maybeSplit(b)
 }
 
@@ -108,6 +124,7 @@ func (c *numCol) size() (int, int) {
 	for _, b := range c.bms {
 		bm += int(b.GetSizeInBytes())
 	}
+	bm += c.denseBytes()
 	return bm, c.keys.bytes() + 24*len(c.lows)
 }
 
@@ -164,6 +181,7 @@ func (c *numCol) maybeSplit(i int) {
 	c.cards = slices.Replace(c.cards, i, i+1, cards...)
 	c.lows = slices.Insert(c.lows, i+1, cuts...)
 	c.nextSplit = slices.Replace(c.nextSplit, i, i+1, make([]uint64, len(parts))...)
+	c.cpSplit(i, len(cuts))
 }
 
 // chooseBounds picks up to nb-1 bucket boundaries in (lo, hi] from sorted
@@ -233,15 +251,6 @@ func (c *numCol) load(keys []uint64, ex *roaring.Bitmap) {
 	c.n = n
 }
 
-// spanCard is the number of ids in buckets bi..bj.
-func (c *numCol) spanCard(bi, bj int) uint64 {
-	var n uint64
-	for _, k := range c.cards[bi : bj+1] {
-		n += k
-	}
-	return n
-}
-
 // singleValued reports whether bucket i can only hold one key.
 func (c *numCol) singleValued(i int) bool { return c.lows[i] == c.hiOf(i) }
 
@@ -278,133 +287,6 @@ func (c *numCol) span(lo, hi uint64) (bi, bj int, partLo, partHi bool) {
 	return bi, bj, lo > c.lows[bi], hi < c.hiOf(bj)
 }
 
-// rangeCost estimates the bitmap work of rangeBitmap in ids touched.
-func (c *numCol) rangeCost(lo, hi uint64) uint64 {
-	bi, bj, _, _ := c.span(lo, hi)
-	in := c.spanCard(bi, bj)
-	return min(in, c.n-in) + c.cards[bi] + c.cards[bj]
-}
-
-// rangeBitmap returns the ids whose key is in [lo, hi], within acc when acc
-// is not nil (then the boundary buckets are scanned only where they meet
-// acc, and the result is owned).
-func (c *numCol) rangeBitmap(lo, hi uint64, acc *roaring.Bitmap) (*roaring.Bitmap, bool) {
-	bi, bj, partLo, partHi := c.span(lo, hi)
-	if bi == bj && !partLo && !partHi {
-		if acc != nil {
-			return roaring.And(acc, c.bms[bi]), true
-		}
-		return c.bms[bi], false
-	}
-	partial := func(i int) bool { return (i == bi && partLo) || (i == bj && partHi) }
-	boundary := func(i int) *roaring.Bitmap {
-		if acc != nil {
-			return roaring.And(c.bms[i], acc)
-		}
-		return c.bms[i]
-	}
-	in := c.spanCard(bi, bj)
-	ids := c.keys.len()
-	var res *roaring.Bitmap
-	switch {
-	case in <= c.n-in && worthDense(in, ids):
-		d := newDense(ids)
-		for i := bi; i <= bj; i++ {
-			if partial(i) {
-				c.scan(boundary(i), lo, hi, true, d.add)
-			} else {
-				d.or(c.bms[i])
-			}
-		}
-		res = d.bitmap()
-	case in <= c.n-in:
-		var full []*roaring.Bitmap
-		for i := bi; i <= bj; i++ {
-			if !partial(i) {
-				full = append(full, c.bms[i])
-			}
-		}
-		res = roaring.FastOr(full...)
-		for i := bi; i <= bj; i++ {
-			if partial(i) {
-				c.scan(boundary(i), lo, hi, true, res.AddMany)
-			}
-		}
-	case worthDense(c.n-in, ids):
-		// Complement: every non-NULL id minus the buckets outside and the
-		// boundary buckets' misses.
-		d := newDense(ids)
-		c.ex.WriteDenseTo(d)
-		for i := range c.bms {
-			switch {
-			case i < bi || i > bj:
-				d.andNot(c.bms[i])
-			case partial(i):
-				c.scan(c.bms[i], lo, hi, false, d.remove)
-			}
-		}
-		res = d.bitmap()
-	default:
-		out := make([]*roaring.Bitmap, 0, len(c.bms)-(bj-bi+1))
-		out = append(out, c.bms[:bi]...)
-		out = append(out, c.bms[bj+1:]...)
-		drop := roaring.FastOr(out...)
-		for i := bi; i <= bj; i++ {
-			if partial(i) {
-				c.scan(boundary(i), lo, hi, false, drop.AddMany)
-			}
-		}
-		res = roaring.AndNot(c.ex, drop)
-	}
-	if acc != nil {
-		res.And(acc)
-	}
-	return res, true
-}
-
-// rangeCount counts the ids in [lo, hi], within acc when acc is not nil.
-func (c *numCol) rangeCount(lo, hi uint64, acc *roaring.Bitmap) uint64 {
-	bi, bj, partLo, partHi := c.span(lo, hi)
-	card := func(i int) uint64 {
-		if acc == nil {
-			return c.cards[i]
-		}
-		return c.bms[i].AndCardinality(acc)
-	}
-	part := func(b *roaring.Bitmap) uint64 {
-		if acc != nil {
-			b = roaring.And(b, acc)
-		}
-		return c.scanCount(b, lo, hi)
-	}
-	in := c.spanCard(bi, bj)
-	var n uint64
-	if in <= c.n-in {
-		for i := bi; i <= bj; i++ {
-			if (i == bi && partLo) || (i == bj && partHi) {
-				n += part(c.bms[i])
-			} else {
-				n += card(i)
-			}
-		}
-		return n
-	}
-	if acc == nil {
-		n = c.n
-	} else {
-		n = c.ex.AndCardinality(acc)
-	}
-	for i := range c.bms {
-		switch {
-		case i < bi || i > bj:
-			n -= card(i)
-		case (i == bi && partLo) || (i == bj && partHi):
-			n -= card(i) - part(c.bms[i])
-		}
-	}
-	return n
-}
-
 // rangeFilter returns the ids of acc whose key is in [lo, hi], testing each
 // one: cheaper than the buckets when acc is small.
 func (c *numCol) rangeFilter(lo, hi uint64, acc *roaring.Bitmap) *roaring.Bitmap {
@@ -422,13 +304,4 @@ func (c *numCol) eqBitmap(k uint64) (*roaring.Bitmap, bool) {
 	res := roaring.New()
 	c.scan(c.bms[b], k, k, true, res.AddMany)
 	return res, true
-}
-
-// eqCost estimates the work of eqBitmap.
-func (c *numCol) eqCost(k uint64) uint64 {
-	b := c.bucketOf(k)
-	if c.singleValued(b) {
-		return 0
-	}
-	return c.cards[b]
 }

@@ -20,6 +20,14 @@ func setMinBucket(t testing.TB, n uint64) {
 	t.Cleanup(func() { minBucket = old })
 }
 
+// setDenseMin lowers the index size from which dense structures are built
+// and the dense evaluator runs, so that small test data exercises them.
+func setDenseMin(t testing.TB, n int) {
+	old := denseMinIDs
+	denseMinIDs = n
+	t.Cleanup(func() { denseMinIDs = old })
+}
+
 // TestPropertyAgainstModel is the backbone: random data, random plans and
 // random write sequences, every result compared user by user with the naive
 // model.
@@ -31,6 +39,7 @@ func TestPropertyAgainstModel(t *testing.T) {
 		minBucket uint64
 		build     bool
 		rounds    int
+		denseMin  int // 0: the default (no dense structures at these sizes)
 	}{
 		{name: "build/small-buckets", seed: 1, users: 300, minBucket: 4, build: true, rounds: 8},
 		{name: "build/one-bucket", seed: 2, users: 300, minBucket: 1 << 20, build: true, rounds: 4},
@@ -38,6 +47,10 @@ func TestPropertyAgainstModel(t *testing.T) {
 		{name: "build/tiny", seed: 4, users: 5, minBucket: 1, build: true, rounds: 10},
 		{name: "empty", seed: 5, users: 0, minBucket: 4, build: true, rounds: 6},
 		{name: "build/many-buckets", seed: 6, users: 400, minBucket: 1, build: true, rounds: 6},
+		{name: "dense/build/small-buckets", seed: 7, users: 400, minBucket: 2, build: true, rounds: 9, denseMin: 1},
+		{name: "dense/upsert-only", seed: 8, users: 300, minBucket: 2, build: false, rounds: 9, denseMin: 1},
+		{name: "dense/build/one-bucket", seed: 9, users: 200, minBucket: 1 << 20, build: true, rounds: 6, denseMin: 1},
+		{name: "dense/empty", seed: 10, users: 0, minBucket: 2, build: true, rounds: 6, denseMin: 1},
 	}
 	if testing.Short() {
 		tests = tests[:3]
@@ -45,6 +58,9 @@ func TestPropertyAgainstModel(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			setMinBucket(t, tc.minBucket)
+			if tc.denseMin > 0 {
+				setDenseMin(t, tc.denseMin)
+			}
 			g := gen{rand.New(rand.NewPCG(tc.seed, 99))}
 			m := newModel(testSchema)
 			var ix *Index
@@ -237,12 +253,31 @@ func checkAgainstModel(t *testing.T, ix *Index, m *model, g gen, plans int) {
 			}
 		}
 		got := ix.Eval(p)
+		if !roaring.AndNot(got, ix.Universe()).IsEmpty() {
+			t.Fatalf("Eval(%s) holds ids of no live user: %v", planString(p), roaring.AndNot(got, ix.Universe()).ToArray())
+		}
 		gotUsers := usersOf(t, ix, got)
 		if !slices.Equal(gotUsers, want) {
 			t.Fatalf("Eval(%s):\n got %q\nwant %q", planString(p), gotUsers, want)
 		}
 		if c := ix.Count(p); c != uint64(len(want)) {
 			t.Fatalf("Count(%s) = %d, want %d", planString(p), c, len(want))
+		}
+		// The dense evaluator on every plan it supports, not only those the
+		// index routes to it.
+		if ix.denseOn && denseSupported(p) {
+			ix.mu.RLock()
+			b, c := ix.denseEval(p), ix.denseCount(p)
+			ix.mu.RUnlock()
+			if extra := roaring.AndNot(b, ix.Universe()); !extra.IsEmpty() {
+				t.Fatalf("denseEval(%s) holds ids of no live user: %v", planString(p), extra.ToArray())
+			}
+			if got := usersOf(t, ix, b); !slices.Equal(got, want) {
+				t.Fatalf("denseEval(%s):\n got %q\nwant %q", planString(p), got, want)
+			}
+			if c != uint64(len(want)) {
+				t.Fatalf("denseCount(%s) = %d, want %d", planString(p), c, len(want))
+			}
 		}
 		if e := ix.Estimate(p); e > uint64(len(users)) {
 			t.Fatalf("Estimate(%s) = %d > %d users", planString(p), e, len(users))

@@ -356,10 +356,12 @@ func (ix *Index) ReadFrom(r io.Reader) (int64, error) {
 	if s.err != nil {
 		return s.n, fmt.Errorf("cannot read index snapshot: %w", s.err)
 	}
+	nx.buildDense()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.schema, ix.byName, ix.cols = nx.schema, nx.byName, nx.cols
 	ix.users, ix.live, ix.baseN, ix.side = nx.users, nx.live, nx.baseN, nx.side
+	ix.denseOn = nx.denseOn
 	ix.version.Add(1)
 	return s.n, nil
 }
