@@ -13,11 +13,11 @@
 //   - Read the table into a bitmaps.Index (Table.ReadIndex), streaming
 //     blocks of rows into a bitmaps.Builder in bounded memory, with progress.
 //   - Keep the index fresh (Refresher): a first load that retries with
-//     backoff while ClickHouse is down, then periodic refreshes that either
-//     rebuild the index off to the side and swap it in, or — when the table
-//     has an updated_at column — read only the rows changed since the last
-//     refresh and upsert them into the live index. Failures keep the last
-//     index serving, are logged and counted in Prometheus metrics.
+//     backoff while ClickHouse is down, then periodic refreshes that build a
+//     new index off to the side and swap it in — from the whole table, or,
+//     when the table has an updated_at column, from a copy of the live index
+//     plus only the rows changed since the last refresh. Failures keep the
+//     last index serving, are logged and counted in Prometheus metrics.
 //   - Push a cohort down to ClickHouse (Table.Count, Table.Members): the
 //     compiler's WHERE clause (compiler.Query.SQL) runs against the table,
 //     for populations larger than one machine's memory; the same SQL runs on
@@ -49,5 +49,6 @@
 // The package imports bitmaps, store (the NDJSON reader, for Load),
 // clickhouse-go and the Prometheus client; never compiler, dsl or server:
 // callers pass the compiled WHERE clause as a string and the catalog as a
-// key name plus a bitmaps.Schema.
+// key name plus a bitmaps.Schema. Subpackage chtest helps tests run against
+// a real ClickHouse.
 package clickhouse
