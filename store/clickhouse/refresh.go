@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -97,11 +98,15 @@ type Refresher struct {
 	log    *slog.Logger
 	m      *refreshMetrics
 
-	mu        sync.Mutex
+	mu        sync.Mutex // serialises loads and refreshes
 	t         *Table
 	ix        *bitmaps.Index
 	watermark int64
 	sinceFull int
+
+	// published copies of t and ix, read without waiting for a refresh
+	pubT  atomic.Pointer[Table]
+	pubIx atomic.Pointer[bitmaps.Index]
 }
 
 // NewRefresher returns a refresher of table (in c's database) for the
@@ -137,18 +142,17 @@ func NewRefresher(c *Client, table, key string, schema bitmaps.Schema, opts Refr
 		opts: opts, log: log.With("clickhouse", c.Addr(), "table", c.QualifiedName(table)), m: m}, nil
 }
 
-// Index returns the live index (nil before Load succeeds).
-func (r *Refresher) Index() *bitmaps.Index {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.ix
-}
+// Index returns the live index: the last one loaded or swapped in (nil
+// before Load succeeds). It does not wait for a refresh in progress.
+func (r *Refresher) Index() *bitmaps.Index { return r.pubIx.Load() }
 
 // Table returns the table as last bound (nil before Load succeeds).
-func (r *Refresher) Table() *Table {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.t
+func (r *Refresher) Table() *Table { return r.pubT.Load() }
+
+// publish makes r.t and r.ix visible to Index and Table. Caller holds r.mu.
+func (r *Refresher) publish() {
+	r.pubT.Store(r.t)
+	r.pubIx.Store(r.ix)
 }
 
 // Load binds the table and reads it into a new index, which becomes the
@@ -220,6 +224,7 @@ func (r *Refresher) full(ctx context.Context, swap bool) (err error) {
 		}
 	}
 	r.t, r.ix, r.watermark, r.sinceFull = t, ix, st.MaxUpdated, 0
+	r.publish()
 	attrs := []any{"users", ix.Len(), "took", st.Took.Round(time.Millisecond).String()}
 	if st.Skipped > 0 {
 		attrs = append(attrs, "skipped_bad_rows", st.Skipped, "first_errors", st.FirstErrors)
@@ -298,6 +303,7 @@ func (r *Refresher) incremental(ctx context.Context) (err error) {
 			return err
 		}
 		r.ix = next
+		r.publish()
 	}
 	if st.MaxUpdated > r.watermark {
 		r.watermark = st.MaxUpdated
