@@ -212,6 +212,7 @@ func (t *Tracker) getEnv(now time.Time) *userEnv {
 func (t *Tracker) putEnv(e *userEnv) {
 	clear(e.vals)
 	clear(e.loaded)
+	e.lookup = nil
 	t.envs.Put(e)
 }
 
@@ -230,6 +231,9 @@ func (t *Tracker) fill(e *userEnv, u map[string]any) {
 func (t *Tracker) eval(i int, e *userEnv) (bool, error) {
 	if in, ok := t.match[i](e); ok {
 		return in, nil
+	}
+	for _, s := range t.depSlots[i] { // the program reads them all
+		e.get(s)
 	}
 	u := make(map[string]any, len(e.vals))
 	for s, v := range e.vals {
@@ -300,58 +304,17 @@ func (t *Tracker) DiffRow(cohorts []int, before func(i int) bool, userID string,
 }
 
 // DiffLookup is Diff for a user whose values are read one attribute at a
-// time (value returns a value in bitmaps.Row form, nil for NULL; it is
-// asked only for the attributes the listed cohorts read, once each, and
-// the values are trusted, not checked). It is the cheapest form when a
-// cohort reads a few of many attributes.
+// time (value returns a value in bitmaps.Row form, nil for NULL; the
+// values are trusted, not checked). value is asked only for attributes
+// the listed cohorts read, at most once each, and only when evaluation
+// gets to them: an attribute behind a false AND term is never read. It is
+// the cheapest form when a cohort reads a few of many attributes.
 func (t *Tracker) DiffLookup(cohorts []int, before func(i int) bool, userID string, value func(attr string) any, now time.Time) ([]Change, error) {
 	e := t.getEnv(now)
 	defer t.putEnv(e)
 	e.vals[t.keySlot] = userID
 	e.loaded[t.keySlot] = true
-	for _, i := range cohorts {
-		for _, s := range t.depSlots[i] {
-			if !e.loaded[s] {
-				e.loaded[s] = true
-				e.vals[s] = value(t.names[s])
-			}
-		}
-	}
-	return t.diff(cohorts, before, e)
-}
-
-// DiffFetch is DiffLookup with one call for all the values: fetch gets
-// the names of the attributes the listed cohorts read (each once) and
-// fills vals, aligned with them (bitmaps.Row form, nil for NULL; trusted).
-// An index answers it under one lock (bitmaps.Index.ValuesOf). The slices
-// are only valid during the call.
-func (t *Tracker) DiffFetch(cohorts []int, before func(i int) bool, userID string, fetch func(attrs []string, vals []any), now time.Time) ([]Change, error) {
-	e := t.getEnv(now)
-	defer t.putEnv(e)
-	e.vals[t.keySlot] = userID
-	e.loaded[t.keySlot] = true
-	e.want = e.want[:0]
-	for _, i := range cohorts {
-		for _, s := range t.depSlots[i] {
-			if !e.loaded[s] {
-				e.loaded[s] = true
-				e.want = append(e.want, s)
-			}
-		}
-	}
-	if len(e.want) > 0 {
-		names, got := e.names[:0], e.got[:0]
-		for _, s := range e.want {
-			names = append(names, t.names[s])
-			got = append(got, nil)
-		}
-		fetch(names, got)
-		for k, s := range e.want {
-			e.vals[s] = got[k]
-		}
-		clear(got)
-		e.names, e.got = names, got
-	}
+	e.lookup, e.slotNames = value, t.names
 	return t.diff(cohorts, before, e)
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cohortd/cohortd/compiler"
 	"github.com/cohortd/cohortd/compiler/compilertest"
+	"github.com/cohortd/cohortd/dsl"
 )
 
 func trackerNames(tr *compiler.Tracker, ids []int) []string {
@@ -168,17 +169,11 @@ func TestTrackerDiffAgainstCachedBitmaps(t *testing.T) {
 		was := func(i int) bool { return before[tr.Cohort(i).Name][u] }
 		var got []compiler.Change
 		var err error
-		switch step % 4 {
+		switch step % 3 {
 		case 0:
 			got, err = tr.Diff(tr.Affected([]string{f.Name}), was, compiler.UserMap(env.set.Key(), u, schema, row), now)
 		case 1:
 			got, err = tr.DiffRow(tr.Affected([]string{f.Name}), was, u, schema, row, now)
-		case 3:
-			got, err = tr.DiffFetch(tr.Affected([]string{f.Name}), was, u, func(attrs []string, vals []any) {
-				if !env.ix.ValuesOf(id, attrs, vals) {
-					t.Fatalf("%s is not live", u)
-				}
-			}, now)
 		default:
 			got, err = tr.DiffLookup(tr.Affected([]string{f.Name}), was, u, func(a string) any { return env.ix.Value(id, a) }, now)
 		}
@@ -233,4 +228,64 @@ func BenchmarkTrackerDiff(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(affected)), "cohorts/op")
+}
+
+// TestDiffLookupReadsLazily: DiffLookup reads an attribute at most once,
+// and not at all when a false AND term before it decides.
+func TestDiffLookupReadsLazily(t *testing.T) {
+	f, err := dsl.ParseData("lazy.yaml", []byte(`version: 1
+attributes:
+  user_id: {type: string, key: true}
+  tier:    {type: string}
+  score:   {type: float}
+cohorts:
+  c:
+    gold: "tier == 'gold'"
+    gold_high: "tier == 'gold' AND score > 10"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := compiler.Compile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := compiler.NewTracker(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		tier      string
+		wantReads map[string]int
+		want      []compiler.Change
+	}{
+		{name: "false first term", tier: "silver", wantReads: map[string]int{"tier": 1}},
+		{name: "true first term", tier: "gold", wantReads: map[string]int{"tier": 1, "score": 1},
+			want: []compiler.Change{{Cohort: "gold", Entered: true}, {Cohort: "gold_high", Entered: true}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reads := map[string]int{}
+			got, err := tr.DiffLookup(tr.All(), func(int) bool { return false }, "u1", func(a string) any {
+				reads[a]++
+				switch a {
+				case "tier":
+					return tt.tier
+				case "score":
+					return 12.5
+				}
+				return nil
+			}, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(reads, tt.wantReads) {
+				t.Errorf("reads %v, want %v", reads, tt.wantReads)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("changes %v, want %v", got, tt.want)
+			}
+		})
+	}
 }

@@ -27,10 +27,20 @@ type userEnv struct {
 	loaded []bool // DiffLookup: the slot was read
 	now    int64
 
-	// DiffFetch's scratch: slots to read, their names and values.
-	want  []int
-	names []string
-	got   []any
+	// lookup, when set, reads a slot's value the first time a matcher
+	// needs it (DiffLookup), so that attributes behind a false AND term
+	// are never read; names maps slots to attribute names.
+	lookup    func(attr string) any
+	slotNames []string
+}
+
+// get returns the value of a slot, reading it first when lazy.
+func (e *userEnv) get(s int) any {
+	if e.lookup != nil && !e.loaded[s] {
+		e.loaded[s] = true
+		e.vals[s] = e.lookup(e.slotNames[s])
+	}
+	return e.vals[s]
 }
 
 // matcherBuilder compiles checked trees into row matchers.
@@ -93,7 +103,7 @@ func (b *matcherBuilder) build(n node, depth int) rowMatcher {
 		}
 		list := n.typ == dsl.TypeStringList
 		return func(e *userEnv) (bool, bool) {
-			v := e.vals[s]
+			v := e.get(s)
 			if v == nil {
 				return false, true
 			}
@@ -110,7 +120,7 @@ func (b *matcherBuilder) build(n node, depth int) rowMatcher {
 		}
 		vals, all := n.vals, n.all
 		return func(e *userEnv) (bool, bool) {
-			v := e.vals[s]
+			v := e.get(s)
 			if v == nil {
 				return false, true
 			}
@@ -152,7 +162,7 @@ func (b *matcherBuilder) build(n node, depth int) rowMatcher {
 			ids[id] = struct{}{}
 		}
 		return func(e *userEnv) (bool, bool) {
-			v := e.vals[s]
+			v := e.get(s)
 			if v == nil {
 				return false, true
 			}
@@ -179,7 +189,7 @@ func (b *matcherBuilder) list(ns []node, depth int) []rowMatcher {
 // int64); present is false for NULL, ok false for a value of a surprising
 // type.
 func (s src) value(e *userEnv, slot int) (v any, present, ok bool) {
-	v = e.vals[slot]
+	v = e.get(slot)
 	if v == nil {
 		return nil, false, true
 	}
@@ -288,7 +298,7 @@ func (b *matcherBuilder) rng(n *rangeNode) rowMatcher {
 		return c < 0 || (c == 0 && bd.incl), true
 	}
 	return func(e *userEnv) (bool, bool) {
-		raw := e.vals[slot]
+		raw := e.get(slot)
 		v, present, ok := s.value(e, slot)
 		if !present || !ok {
 			return false, ok
@@ -339,7 +349,7 @@ func (b *matcherBuilder) str(n *strNode) rowMatcher {
 		return notOK
 	}
 	return func(e *userEnv) (bool, bool) {
-		v := e.vals[slot]
+		v := e.get(slot)
 		if v == nil {
 			return false, true
 		}

@@ -369,12 +369,10 @@ func (p *Pipeline) changesLocked(ev *events.Event, res events.Result, oldID uint
 		if len(cohorts) == 0 {
 			return nil, nil
 		}
-		live := true
-		changes, err = tr.DiffFetch(cohorts, func(i int) bool { return p.pub.has(i, id) }, ev.UserID,
-			func(attrs []string, vals []any) { live = ix.ValuesOf(id, attrs, vals) }, now)
-		if !live { // cannot happen: the event just created or changed the user
-			return nil, fmt.Errorf("user %q (id %d) is not in the index after the event", ev.UserID, id)
-		}
+		// Values are read lazily: a cohort whose first AND term is false
+		// for the user does not read the others.
+		changes, err = tr.DiffLookup(cohorts, func(i int) bool { return p.pub.has(i, id) }, ev.UserID,
+			func(attr string) any { return ix.Value(id, attr) }, now)
 	}
 	if err != nil {
 		return nil, err
