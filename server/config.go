@@ -73,6 +73,18 @@ type Config struct {
 	// event pipeline follows reloaded cohorts. It runs under the reload lock:
 	// it must not call Reload or SetIndex.
 	OnSwap func(set *compiler.Set, ix *bitmaps.Index)
+	// SourceHealth, when set, says whether the data source (ClickHouse) could
+	// be read lately. /readyz reports it: while the source is down the server
+	// stays ready (it answers from its last index) but says it is degraded.
+	SourceHealth func() SourceHealth
+}
+
+// SourceHealth is the state of the data source behind the index.
+type SourceHealth struct {
+	OK          bool      `json:"ok"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	Error       string    `json:"error,omitempty"`
+	Since       time.Time `json:"since,omitzero"`
 }
 
 // APIKey is one accepted bearer key and the roles it grants.

@@ -101,8 +101,17 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	if snap == nil {
 		return newError(http.StatusServiceUnavailable, "not_ready", "cohorts are being compiled and the index loaded")
 	}
-	return c.JSON(fiber.Map{"status": "ready", "cohorts": len(snap.set.Cohorts()), "users": snap.ix.Len(),
-		"loaded_at": snap.loadedAt.UTC().Format(time.RFC3339)})
+	body := fiber.Map{"status": "ready", "cohorts": len(snap.set.Cohorts()), "users": snap.ix.Len(),
+		"loaded_at": snap.loadedAt.UTC().Format(time.RFC3339)}
+	if s.cfg.SourceHealth != nil {
+		h := s.cfg.SourceHealth()
+		body["source"] = h
+		if !h.OK {
+			// Still ready: requests are answered from the last index.
+			body["status"] = "degraded"
+		}
+	}
+	return c.JSON(body)
 }
 
 // ---- request helpers ----

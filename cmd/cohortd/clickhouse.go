@@ -18,6 +18,7 @@ import (
 
 	"github.com/cohortd/cohortd/bitmaps"
 	"github.com/cohortd/cohortd/compiler"
+	"github.com/cohortd/cohortd/server"
 	"github.com/cohortd/cohortd/store/clickhouse"
 )
 
@@ -208,7 +209,8 @@ type chServe struct {
 	setIx  func(*bitmaps.Index) error
 	rebase func(*compiler.Set, *bitmaps.Index, time.Time) error
 	stop   context.CancelFunc // the running refresher's
-	ctx    context.Context    // outlives LoadIndex calls: the serve command's
+	cur    *clickhouse.Refresher
+	ctx    context.Context // outlives LoadIndex calls: the serve command's
 }
 
 func (f *clickhouseFlags) server(ctx context.Context, log *slog.Logger) *chServe {
@@ -272,7 +274,7 @@ func (s *chServe) loadIndex(ctx context.Context, set *compiler.Set, skipBadRows 
 	if s.stop != nil {
 		s.stop() // the previous catalog's refresher
 	}
-	s.stop = stop
+	s.stop, s.cur = stop, r
 	s.mu.Unlock()
 	go func() {
 		if err := r.Run(rctx); err != nil {
@@ -280,6 +282,18 @@ func (s *chServe) loadIndex(ctx context.Context, set *compiler.Set, skipBadRows 
 		}
 	}()
 	return ix, nil
+}
+
+// health is the running refresher's view of ClickHouse, for /readyz.
+func (s *chServe) health() server.SourceHealth {
+	s.mu.Lock()
+	r := s.cur
+	s.mu.Unlock()
+	if r == nil {
+		return server.SourceHealth{}
+	}
+	h := r.Health()
+	return server.SourceHealth{OK: h.OK, LastSuccess: h.LastSuccess, Error: h.LastError, Since: h.Since}
 }
 
 // close stops the refresher and closes the client.

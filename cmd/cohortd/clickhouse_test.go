@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cohortd/cohortd/server"
 	"github.com/cohortd/cohortd/store/clickhouse/chtest"
 )
 
@@ -147,6 +148,9 @@ cohorts:
 	if s := status(base + "/readyz"); s != http.StatusOK {
 		t.Errorf("/readyz answers %d during the outage, want 200 (the last index serves)", s)
 	}
+	if st, src := readyz(t, base); st != "degraded" || src.OK || src.Error == "" || src.LastSuccess.IsZero() {
+		t.Errorf("/readyz during the outage: status %q, source %+v; want degraded with the error and the last success", st, src)
+	}
 	if n := queryCount(t, base, "visits > 3"); n != 8 {
 		t.Errorf("during the outage: %d busy users, want the last index's 8", n)
 	}
@@ -155,6 +159,27 @@ cohorts:
 	chtest.Eventually(t, "the server to recover after the outage", func() bool {
 		return queryCount(t, base, "visits > 3") == 9 && metric(base, "cohortd_clickhouse_up") == 1
 	})
+	if st, src := readyz(t, base); st != "ready" || !src.OK {
+		t.Errorf("/readyz after the outage: status %q, source %+v", st, src)
+	}
+}
+
+// readyz returns /readyz's status word and source health.
+func readyz(t *testing.T, base string) (string, server.SourceHealth) {
+	t.Helper()
+	resp, err := httpClient.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string              `json:"status"`
+		Source server.SourceHealth `json:"source"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	return body.Status, body.Source
 }
 
 func freeAddr(t *testing.T) string {

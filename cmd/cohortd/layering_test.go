@@ -25,6 +25,7 @@ func TestImportsPointDown(t *testing.T) {
 		"store/events":              {"bitmaps", "store", "store/gen"},
 		"store/kafka":               {"store/events"},
 		"store/clickhouse":          {"bitmaps", "compiler", "dsl", "store"},
+		"store/clickhouse/chtest":   {"store/clickhouse", "bitmaps"},
 		"server":                    {"dsl", "compiler", "bitmaps"},
 		"server/realtime":           {"dsl", "compiler", "bitmaps", "store", "store/events", "store/kafka"},
 		"recommend":                 {"recommend/internal/kernel", "store", "store/gen", "bitmaps"},

@@ -64,6 +64,9 @@ gracefully.`,
 					})(ctx, set)
 				},
 			}
+			if ch.enabled() {
+				cfg.SourceHealth = chSrc.health
+			}
 			var experiments []byte
 			if configPath != "" {
 				fc, err := server.LoadConfig(configPath)

@@ -107,6 +107,41 @@ type Refresher struct {
 	// published copies of t and ix, read without waiting for a refresh
 	pubT  atomic.Pointer[Table]
 	pubIx atomic.Pointer[bitmaps.Index]
+	// health is the outcome of the last read (see Health).
+	health atomic.Pointer[Health]
+}
+
+// Health is the outcome of a Refresher's last read of the table.
+type Health struct {
+	OK          bool      // the last load or refresh succeeded
+	LastSuccess time.Time // zero before the first success
+	LastError   string    // the last failure's message, "" when OK
+	Since       time.Time // when the current state (ok or failing) began
+}
+
+// Health reports whether the table could be read the last time it was tried,
+// so readiness probes can say the index is being served stale.
+func (r *Refresher) Health() Health {
+	if h := r.health.Load(); h != nil {
+		return *h
+	}
+	return Health{}
+}
+
+// record notes the outcome of one read in Health.
+func (r *Refresher) record(err error) {
+	now := time.Now()
+	prev := r.Health()
+	h := Health{OK: err == nil, LastSuccess: prev.LastSuccess, Since: prev.Since}
+	if err == nil {
+		h.LastSuccess = now
+	} else {
+		h.LastError = err.Error()
+	}
+	if prev.Since.IsZero() || prev.OK != h.OK {
+		h.Since = now
+	}
+	r.health.Store(&h)
 }
 
 // NewRefresher returns a refresher of table (in c's database) for the
@@ -209,7 +244,7 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 func (r *Refresher) full(ctx context.Context, swap bool) (err error) {
 	start := time.Now()
 	var st ReadStats
-	defer func() { r.m.done("full", start, st, err) }()
+	defer func() { r.m.done("full", start, st, err); r.record(err) }()
 	t, err := r.c.Table(ctx, r.table, r.key, r.schema, r.opts.TableOptions...)
 	if err != nil {
 		return err
@@ -267,7 +302,7 @@ func cloneIndex(ix *bitmaps.Index) (*bitmaps.Index, error) {
 func (r *Refresher) incremental(ctx context.Context) (err error) {
 	start := time.Now()
 	var st ReadStats
-	defer func() { r.m.done("incremental", start, st, err) }()
+	defer func() { r.m.done("incremental", start, st, err); r.record(err) }()
 	since := r.watermark - int64(r.opts.Overlap/time.Second)
 	changes, st, err := r.t.ReadChanges(ctx, since, r.opts.MaxChanges, ReadOptions{SkipBadRows: r.opts.SkipBadRows})
 	if err != nil {
