@@ -82,8 +82,9 @@ type Config struct {
 
 // Pipeline applies events to the live index and publishes membership
 // changes. It is safe for concurrent use: events from Kafka and from HTTP
-// are applied one at a time under one lock (each takes microseconds);
-// readers of the index never wait for the pipeline.
+// are applied one at a time under one lock (each takes microseconds; Kafka
+// messages already fetched are applied in batches of up to maxBatch per
+// acquisition); readers of the index never wait for the pipeline.
 type Pipeline struct {
 	cfg Config
 	log *slog.Logger
