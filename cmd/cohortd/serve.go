@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -44,6 +45,11 @@ gracefully.`,
 			log := newLogger(cmd.ErrOrStderr())
 			if err := ch.check(&src); err != nil {
 				return err
+			}
+			if ch.enabled() && events.stateDir != "" {
+				// A restored snapshot would replace the table's first read, and
+				// the refresher that keeps it fresh starts with that read.
+				return usageError{errors.New("--state-dir cannot be combined with --clickhouse yet: ClickHouse is then the durable source (refreshes carry streamed updates over); drop --state-dir")}
 			}
 			chSrc := ch.server(cmd.Context(), log)
 			defer chSrc.close()
