@@ -268,3 +268,10 @@ func TestDemoPopulation(t *testing.T) {
 	}
 
 }
+
+func TestServeRefusesStateDirWithClickHouse(t *testing.T) {
+	code, _, errOut := cli(t, "serve", "--clickhouse", "127.0.0.1:1", "--state-dir", t.TempDir(), "--cohorts", "../../cohorts.yaml")
+	if code != exitUsage || !strings.Contains(errOut, "--state-dir cannot be combined with --clickhouse") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
