@@ -2,6 +2,7 @@ package bitmaps
 
 import (
 	"math/bits"
+	"runtime"
 	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -105,6 +106,51 @@ func (d dense) remove(ids []uint32) {
 
 func (d dense) bitmap() *roaring.Bitmap { return roaring.FromDense(d, false) }
 
+// containerWords is the number of words of one roaring container (65,536
+// ids).
+const containerWords = 1 << 10
+
+// parallelFromDenseWords is the size from which toRoaring splits the
+// conversion over the CPUs.
+var parallelFromDenseWords = 32 * containerWords
+
+// toRoaring converts d into a new roaring bitmap (d is not retained). Big
+// bitsets are converted in parts on all CPUs: roaring extracts the ids of
+// sparse containers one by one, a few nanoseconds each, which at 10M ids
+// dominates materialising a cohort. Each part but the first is converted
+// from a copy whose leading words are zero (so that its containers get
+// their keys) and merged in (the merge copies its containers).
+func toRoaring(d dense) *roaring.Bitmap {
+	procs := runtime.GOMAXPROCS(0)
+	if procs < 2 || len(d) < parallelFromDenseWords {
+		return roaring.FromDense(d, true)
+	}
+	per := (len(d)/procs + containerWords - 1) / containerWords * containerWords
+	parts := make([]*roaring.Bitmap, 0, procs)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for lo := per; lo < len(d); lo += per {
+		hi := min(lo+per, len(d))
+		wg.Go(func() {
+			p := getDense(hi)
+			defer putDense(p)
+			s := *p
+			clear(s[:lo])
+			copy(s[lo:], d[lo:hi])
+			b := roaring.FromDense(s, true)
+			mu.Lock()
+			parts = append(parts, b)
+			mu.Unlock()
+		})
+	}
+	res := roaring.FromDense(d[:min(per, len(d))], true)
+	wg.Wait()
+	for _, b := range parts {
+		res.Or(b)
+	}
+	return res
+}
+
 // load overwrites d with b (whose ids must be below len(d)*64).
 func (d dense) load(b *roaring.Bitmap) {
 	clear(d)
@@ -171,23 +217,64 @@ func popcountAnd(a, b dense) uint64 {
 	return uint64(c)
 }
 
+// popcountAnd2 returns |m ∩ x| and |m ∩ y| in one pass.
+func popcountAnd2(m, x, y dense) (cx, cy uint64) {
+	n := min(len(m), len(x), len(y))
+	m, x, y = m[:n:n], x[:n:n], y[:n:n]
+	var a, b int
+	for i := range m {
+		a += bits.OnesCount64(m[i] & x[i])
+		b += bits.OnesCount64(m[i] & y[i])
+	}
+	return uint64(a), uint64(b)
+}
+
 func (d dense) bytes() int { return 8 * cap(d) }
 
-// densePool recycles scratch bitsets of the dense evaluator so that a warm
+// Scratch bitsets of the dense evaluator are recycled through a small free
+// list (not a sync.Pool, which every garbage collection empties: a fresh
+// bitset of a 10M-id index is 1.25 MB of page faults), so that a warm
 // evaluation allocates nothing but its result.
-var densePool sync.Pool // of *dense
+var (
+	scratchMu   sync.Mutex
+	scratchFree []*dense
+)
+
+// maxScratch bounds the bitsets kept for reuse.
+const maxScratch = 16
 
 // getDense returns a scratch bitset of words words (contents undefined).
 func getDense(words int) *dense {
-	if p, ok := densePool.Get().(*dense); ok && cap(*p) >= words {
-		*p = (*p)[:words]
-		return p
+	scratchMu.Lock()
+	for i := len(scratchFree) - 1; i >= 0; i-- {
+		p := scratchFree[i]
+		if cap(*p) >= words {
+			scratchFree = append(scratchFree[:i], scratchFree[i+1:]...)
+			scratchMu.Unlock()
+			*p = (*p)[:words]
+			return p
+		}
 	}
+	scratchMu.Unlock()
 	d := make(dense, words)
 	return &d
 }
 
-func putDense(p *dense) { densePool.Put(p) }
+func putDense(p *dense) {
+	scratchMu.Lock()
+	defer scratchMu.Unlock()
+	if len(scratchFree) < maxScratch {
+		scratchFree = append(scratchFree, p)
+		return
+	}
+	// Keep the largest: indexes only grow.
+	for i, q := range scratchFree {
+		if cap(*q) < cap(*p) {
+			scratchFree[i] = p
+			return
+		}
+	}
+}
 
 // mirrors keeps dense copies of some of a column's bitmaps (by index; nil
 // where there is none), maintained alongside them. They exist only in

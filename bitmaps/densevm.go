@@ -76,11 +76,23 @@ type dvm struct {
 	sc      rangeScratch
 }
 
-// dvmPool recycles evaluators with their scratch memory.
-var dvmPool = sync.Pool{New: func() any { return new(dvm) }}
+// Evaluators are recycled with their scratch memory through a free list
+// (see getDense for why not a sync.Pool).
+var (
+	dvmMu   sync.Mutex
+	dvmFree []*dvm
+)
 
 func (ix *Index) newDVM() *dvm {
-	v := dvmPool.Get().(*dvm)
+	dvmMu.Lock()
+	var v *dvm
+	if k := len(dvmFree); k > 0 {
+		v, dvmFree = dvmFree[k-1], dvmFree[:k-1]
+	}
+	dvmMu.Unlock()
+	if v == nil {
+		v = new(dvm)
+	}
 	n := ix.users.n()
 	v.ix, v.words, v.ids, v.allLive = ix, wordsFor(n), n, ix.live.GetCardinality() == uint64(n)
 	return v
@@ -88,7 +100,11 @@ func (ix *Index) newDVM() *dvm {
 
 func (v *dvm) release() {
 	v.ix = nil
-	dvmPool.Put(v)
+	dvmMu.Lock()
+	if len(dvmFree) < maxScratch/2 {
+		dvmFree = append(dvmFree, v)
+	}
+	dvmMu.Unlock()
 }
 
 func (v *dvm) get() *dense { return getDense(v.words) }
@@ -100,7 +116,7 @@ func (ix *Index) denseEval(n Node) *roaring.Bitmap {
 	p := v.get()
 	defer putDense(p)
 	v.into(n, *p)
-	return roaring.FromDense(*p, true)
+	return toRoaring(*p)
 }
 
 // denseCount returns the number of members of n.
@@ -110,8 +126,36 @@ func (ix *Index) denseCount(n Node) uint64 {
 	p := v.get()
 	defer putDense(p)
 	dst := *p
-	// An AND ends with a popcount of its last term's intersection, unmade.
 	if a, ok := n.(*And); ok && len(a.Terms) >= 2 {
+		// A range term is counted within the other terms' members without
+		// being materialised (numCol.rangeCountIn).
+		for i := len(a.Terms) - 1; i >= 0; i-- {
+			r, ok := a.Terms[i].(*Range)
+			if !ok {
+				continue
+			}
+			c, ok := v.ix.numeric(r.Field)
+			if !ok {
+				return 0
+			}
+			lo, hi, ok := keyRange(c.kind, r)
+			if !ok {
+				return 0
+			}
+			rest := make([]Node, 0, len(a.Terms)-1)
+			rest = append(append(rest, a.Terms[:i]...), a.Terms[i+1:]...)
+			m := dst
+			if len(rest) == 1 {
+				m = v.direct(rest[0])
+			}
+			if m == nil || len(rest) > 1 {
+				m = dst
+				v.into(&And{Terms: rest}, dst)
+			}
+			return c.rangeCountIn(lo, hi, m, &v.sc)
+		}
+		// Else it ends with a popcount of the last term's intersection,
+		// unmade.
 		last := a.Terms[len(a.Terms)-1]
 		if d := v.direct(last); d != nil {
 			v.into(&And{Terms: a.Terms[:len(a.Terms)-1]}, dst)
@@ -182,6 +226,10 @@ func (v *dvm) into(n Node, dst dense) {
 // and intersects dst with the members of t.
 func (v *dvm) and(t Node, dst dense) {
 	if n, ok := t.(*Not); ok {
+		if d := v.direct(n.X); d != nil {
+			andNotWords(dst, d)
+			return
+		}
 		p := v.get()
 		defer putDense(p)
 		v.into(n.X, *p)

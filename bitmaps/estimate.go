@@ -3,10 +3,11 @@ package bitmaps
 import "math"
 
 // Estimate returns a cheap estimate of Count(n), for ordering AND terms and
-// printing plans. Leaves answered by stored bitmaps are exact; numeric ranges
-// count whole buckets and half of each boundary bucket; a StrPred over many
-// distinct values tests a sample of them; a Scan is guessed at half the
-// users; AND and OR combine their terms assuming independence.
+// printing plans. Leaves answered by stored bitmaps are exact (ListHas of
+// several values assumes them independent); numeric ranges count whole
+// buckets and half of each boundary bucket; a StrPred over many distinct
+// values tests a sample of them; a Scan is guessed at half the users; AND
+// and OR combine their terms assuming independence.
 func (ix *Index) Estimate(n Node) uint64 {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
@@ -90,8 +91,46 @@ func (ix *Index) estimate(n Node) uint64 {
 			return 0
 		}
 		return uint64(float64(matched) / float64(seen) * float64(sc.ex.GetCardinality()))
+	case *Exists:
+		c, ok := ix.column(n.Field)
+		if !ok {
+			return 0
+		}
+		switch c := c.(type) {
+		case *numCol:
+			return c.n
+		case *boolCol:
+			return c.t.GetCardinality() + c.f.GetCardinality()
+		}
+		b, _ := c.present()
+		return b.GetCardinality()
+	case *ListHas:
+		// Independent values: a union or an intersection of their bitmaps.
+		lc, ok := ix.listColumn(n.Field)
+		if !ok {
+			return 0
+		}
+		if n.All && len(n.Values) == 0 {
+			return lc.ex.GetCardinality()
+		}
+		p := 1.0
+		for _, v := range n.Values {
+			var card uint64
+			if b := lc.dict.bitmap(v); b != nil {
+				card = b.GetCardinality()
+			}
+			if n.All {
+				p *= frac(card)
+			} else {
+				p *= 1 - frac(card)
+			}
+		}
+		if !n.All {
+			p = 1 - p
+		}
+		return uint64(math.Round(p * float64(total)))
 	}
-	return ix.count(n) // None, Exists, ListHas, unknown: exact and cheap
+	return ix.count(n) // None, unknown: exact and cheap
 }
 
 func (ix *Index) estimateIn(field string, vals []any) uint64 {

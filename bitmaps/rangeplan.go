@@ -364,6 +364,90 @@ func (c *numCol) rangeDense(lo, hi uint64, dst dense, sc *rangeScratch) {
 	}
 }
 
+// rangeCountIn counts the ids of m (a dense subset of the live ids) whose
+// key is in [lo, hi], without materialising the range: |m ∩ P(b)| - |m ∩
+// P(a)| from popcounts against the checkpoints, corrected bucket by bucket,
+// plus the boundary ids found in m.
+func (c *numCol) rangeCountIn(lo, hi uint64, m dense, sc *rangeScratch) uint64 {
+	p := c.plan(lo, hi, true)
+	var n uint64
+	switch {
+	case p.a >= p.b:
+	case p.direct:
+		for k := p.a; k < p.b; k++ {
+			n += c.bucketCountIn(k, m, sc)
+		}
+	default:
+		fb, fa := c.prefixCountIn(p.pb, p.pa, m, sc)
+		n = fb - fa
+	}
+	for _, i := range p.partial {
+		if i < 0 {
+			continue
+		}
+		for _, id := range c.sortedBucket(i).between(lo, hi) {
+			if m.has(id) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// prefixCountIn returns |m ∩ P(pb.k)| and |m ∩ P(pa.k)|, the two popcounts
+// against their bases in one pass.
+func (c *numCol) prefixCountIn(pb, pa prefix, m dense, sc *rangeScratch) (fb, fa uint64) {
+	switch {
+	case pb.base >= 0 && pa.base >= 0:
+		fb, fa = popcountAnd2(m, c.baseDense(pb.base), c.baseDense(pa.base))
+	case pb.base >= 0:
+		fb = popcountAnd(m, c.baseDense(pb.base))
+	case pa.base >= 0:
+		fa = popcountAnd(m, c.baseDense(pa.base))
+	}
+	adjust := func(pr prefix, f uint64) uint64 {
+		switch {
+		case pr.k == 0:
+			return 0
+		case pr.base < 0:
+			for k := 0; k < pr.k; k++ {
+				f += c.bucketCountIn(k, m, sc)
+			}
+		case pr.from <= pr.k:
+			for k := pr.from; k < pr.k; k++ {
+				f += c.bucketCountIn(k, m, sc)
+			}
+		default:
+			for k := pr.k; k < pr.from; k++ {
+				f -= c.bucketCountIn(k, m, sc)
+			}
+		}
+		return f
+	}
+	return adjust(pb, fb), adjust(pa, fa)
+}
+
+// bucketCountIn is |m ∩ bucket k|.
+func (c *numCol) bucketCountIn(k int, m dense, sc *rangeScratch) uint64 {
+	b := c.bms[k]
+	if viaWords(c.cards[k], len(m)*64) && int(b.Maximum()) < len(m)*64 {
+		s := scratchFor(&sc.words, len(m))
+		b.WriteDenseTo(s)
+		return popcountAnd(m, s)
+	}
+	var n uint64
+	var buf [512]uint32
+	it := b.ManyIterator()
+	for k := it.NextMany(buf[:]); k > 0; k = it.NextMany(buf[:]) {
+		for _, id := range buf[:k] {
+			if m.has(id) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 func (c *numCol) baseDense(base int) dense {
 	if base == baseEx {
 		return c.exD

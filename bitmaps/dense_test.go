@@ -1,0 +1,98 @@
+package bitmaps
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+func randomDense(r *rand.Rand, words int, density float64) dense {
+	d := make(dense, words)
+	for i := range words * 64 {
+		if r.Float64() < density {
+			d.set(uint32(i))
+		}
+	}
+	return d
+}
+
+// TestToRoaring compares the parallel conversion with roaring's FromDense
+// on bitsets of several sizes and densities (sparse and dense containers,
+// parts of unequal length, empty parts).
+func TestToRoaring(t *testing.T) {
+	old := parallelFromDenseWords
+	parallelFromDenseWords = 2 * containerWords
+	t.Cleanup(func() { parallelFromDenseWords = old })
+	r := rand.New(rand.NewPCG(1, 2))
+	tests := []struct {
+		words   int
+		density float64
+	}{
+		{words: 1, density: 0.5},
+		{words: 2*containerWords - 1, density: 0.01},
+		{words: 3*containerWords + 17, density: 0.02},
+		{words: 5 * containerWords, density: 0.3},
+		{words: 4*containerWords + 3, density: 0},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("words_%d/density_%g", tt.words, tt.density), func(t *testing.T) {
+			d := randomDense(r, tt.words, tt.density)
+			want := roaring.FromDense(d, true)
+			before := append(dense(nil), d...)
+			got := toRoaring(d)
+			if !got.Equals(want) {
+				t.Fatalf("toRoaring: %d ids, want %d", got.GetCardinality(), want.GetCardinality())
+			}
+			for i := range d {
+				if d[i] != before[i] {
+					t.Fatalf("toRoaring modified its input at word %d", i)
+				}
+			}
+		})
+	}
+}
+
+// TestDenseWordOps checks the word loops and the roaring appliers against
+// roaring's own operations.
+func TestDenseWordOps(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const words = 3 * containerWords
+	for _, density := range []float64{0.001, 0.05, 0.4} {
+		a, b, c := randomDense(r, words, 0.3), randomDense(r, words, density), randomDense(r, words, 0.6)
+		ra, rb, rc := roaring.FromDense(a, true), roaring.FromDense(b, true), roaring.FromDense(c, true)
+		check := func(name string, got dense, want *roaring.Bitmap) {
+			t.Helper()
+			if g := roaring.FromDense(got, true); !g.Equals(want) {
+				t.Errorf("density %g: %s: %d ids, want %d", density, name, g.GetCardinality(), want.GetCardinality())
+			}
+		}
+		x := append(dense(nil), a...)
+		andWords(x, b)
+		check("andWords", x, roaring.And(ra, rb))
+		x = append(dense(nil), a...)
+		orWords(x, b)
+		check("orWords", x, roaring.Or(ra, rb))
+		x = append(dense(nil), a...)
+		andNotWords(x, b)
+		check("andNotWords", x, roaring.AndNot(ra, rb))
+		var scratch dense
+		x = append(dense(nil), a...)
+		orBitmap(x, rb, rb.GetCardinality(), &scratch)
+		check("orBitmap", x, roaring.Or(ra, rb))
+		x = append(dense(nil), a...)
+		andNotBitmap(x, rb, rb.GetCardinality(), &scratch)
+		check("andNotBitmap", x, roaring.AndNot(ra, rb))
+		if got, want := popcountAnd(a, b), ra.AndCardinality(rb); got != want {
+			t.Errorf("density %g: popcountAnd = %d, want %d", density, got, want)
+		}
+		gb, gc := popcountAnd2(a, b, c)
+		if gb != ra.AndCardinality(rb) || gc != ra.AndCardinality(rc) {
+			t.Errorf("density %g: popcountAnd2 = %d, %d; want %d, %d", density, gb, gc, ra.AndCardinality(rb), ra.AndCardinality(rc))
+		}
+		x = append(dense(nil), b...)
+		copyWords(x[:words-5], a)
+		check("copyWords", x[:words-5], roaring.FromDense(a[:words-5], true))
+	}
+}
