@@ -114,12 +114,48 @@ func (e *Evaluator) Members(ctx context.Context, q *Query, now time.Time) (*roar
 	return b, nil
 }
 
+// countEnv is the plan environment of counts: a referenced cohort comes
+// from the cache when its bitmap is there, a static one is computed and
+// cached, and any other is inlined, so that a count materialises no
+// member bitmap the evaluator does not already hold.
+func (e *Evaluator) countEnv(ctx context.Context, now time.Time) PlanEnv {
+	return PlanEnv{
+		Index: e.ix,
+		Cohort: func(name string) (*roaring.Bitmap, bool) {
+			if b, ok := e.cached(name, now); ok {
+				return b, true
+			}
+			if c, ok := e.set.byName[name]; ok && c.Static {
+				b, err := e.CohortMembers(ctx, name, now)
+				return b, err == nil
+			}
+			return nil, false
+		},
+	}
+}
+
+// cached returns cohort name's bitmap at now if the cache holds it.
+func (e *Evaluator) cached(name string, now time.Time) (*roaring.Bitmap, bool) {
+	c, ok := e.set.byName[name]
+	if !ok {
+		return nil, false
+	}
+	version := e.ix.Version()
+	e.mu.Lock()
+	hit, ok := e.cache[name]
+	e.mu.Unlock()
+	if ok && hit.version == version && (!c.TimeDependent || hit.now == nowSec(now)) {
+		return hit.b, true
+	}
+	return nil, false
+}
+
 // Count returns the number of users matching q at now.
 func (e *Evaluator) Count(ctx context.Context, q *Query, now time.Time) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	p := q.Plan(now, e.env(ctx, now))
+	p := q.Plan(now, e.countEnv(ctx, now))
 	n := e.ix.Count(p.Root)
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -136,11 +172,8 @@ func (e *Evaluator) CohortMembers(ctx context.Context, name string, now time.Tim
 	}
 	sec := nowSec(now)
 	version := e.ix.Version()
-	e.mu.Lock()
-	hit, ok := e.cache[name]
-	e.mu.Unlock()
-	if ok && hit.version == version && (!c.TimeDependent || hit.now == sec) {
-		return hit.b, nil
+	if b, ok := e.cached(name, now); ok {
+		return b, nil
 	}
 	b, err := e.Members(ctx, c.Query, now)
 	if err != nil {

@@ -167,3 +167,35 @@ func TestPrefetchWallClock(t *testing.T) {
 	}
 	t.Error("no snapshot of the next second was prefetched")
 }
+
+// TestCountInlinesUncachedReferences: a count materialises no referenced
+// cohort (they are inlined) unless the cache already holds it, and gives
+// the same answer either way.
+func TestCountInlinesUncachedReferences(t *testing.T) {
+	base := int64(1_700_000_000)
+	set, ix := secondsFixture(t, base)
+	ctx := context.Background()
+	now := time.Unix(base+7*86400+10, 0)
+	c, _ := set.Cohort("gold_recent")
+	want, err := NewEvaluator(set, ix).Members(ctx, c.Query, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := NewEvaluator(set, ix)
+	n, err := ev.Count(ctx, c.Query, now)
+	if err != nil || n != want.GetCardinality() {
+		t.Fatalf("Count(gold_recent) = %d, %v; want %d", n, err, want.GetCardinality())
+	}
+	ev.mu.Lock()
+	cachedNames := len(ev.cache)
+	ev.mu.Unlock()
+	if cachedNames != 0 {
+		t.Errorf("Count cached %d cohort bitmaps, want none", cachedNames)
+	}
+	if _, err := ev.CohortMembers(ctx, "recent", now); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ev.Count(ctx, c.Query, now); err != nil || n != want.GetCardinality() {
+		t.Errorf("Count(gold_recent) with recent cached = %d, %v; want %d", n, err, want.GetCardinality())
+	}
+}
