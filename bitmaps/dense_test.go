@@ -96,3 +96,50 @@ func TestDenseWordOps(t *testing.T) {
 		check("copyWords", x[:words-5], roaring.FromDense(a[:words-5], true))
 	}
 }
+
+// TestMembership: Contains agrees with the bitmap for a flat bitset (a big
+// index and a dense set), a sparse set and a small index.
+func TestMembership(t *testing.T) {
+	schema := Schema{{Name: "n", Kind: KindInt}}
+	build := func(users int) *Index {
+		b := NewBuilder(schema)
+		for i := range users {
+			if err := b.Add(fmt.Sprintf("u%06d", i), Row{int64(i % 7)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return b.Build()
+	}
+	setDenseMin(t, 1000)
+	big, small := build(5000), build(500)
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, tt := range []struct {
+		name    string
+		ix      *Index
+		density float64
+		flat    bool
+	}{
+		{"big/dense", big, 0.3, true},
+		{"big/sparse", big, 0.001, false},
+		{"small/dense", small, 0.3, false},
+	} {
+		b := roaring.New()
+		for id := range uint32(tt.ix.Len()) {
+			if r.Float64() < tt.density {
+				b.Add(id)
+			}
+		}
+		m := tt.ix.Membership(b)
+		if (m.words != nil) != tt.flat {
+			t.Errorf("%s: flat = %v, want %v", tt.name, m.words != nil, tt.flat)
+		}
+		for id := range uint32(tt.ix.Len() + 100) {
+			if m.Contains(id) != b.Contains(id) {
+				t.Fatalf("%s: Contains(%d) = %v, want %v", tt.name, id, m.Contains(id), b.Contains(id))
+			}
+		}
+	}
+	if m := big.Membership(nil); m.Contains(0) {
+		t.Error("the Membership of nil contains id 0")
+	}
+}
