@@ -53,6 +53,7 @@ type memberSnap struct {
 	version uint64
 	now     int64
 	bms     []*roaring.Bitmap
+	ms      []bitmaps.Membership // the same sets, for one-access Contains
 }
 
 func (s *memberSnap) valid(version uint64, now int64, timeDep bool) bool {
@@ -198,8 +199,8 @@ func (e *Evaluator) UserCohorts(ctx context.Context, userID string, now time.Tim
 		return nil, err
 	}
 	var out []string
-	for i, b := range snap.bms {
-		if b.Contains(id) {
+	for i, m := range snap.ms {
+		if m.Contains(id) {
 			out = append(out, e.byName[i].Name)
 		}
 	}
@@ -266,6 +267,7 @@ func (e *Evaluator) buildSnap(ctx context.Context, now time.Time, version uint64
 			}
 			s.bms[i] = b
 		}
+		s.memberships(e.ix, e.snap.Load())
 		return s, nil
 	}
 	local := map[string]*roaring.Bitmap{}
@@ -294,7 +296,22 @@ func (e *Evaluator) buildSnap(ctx context.Context, now time.Time, version uint64
 		}
 		s.bms[i] = b
 	}
+	s.memberships(e.ix, e.snap.Load())
 	return s, nil
+}
+
+// memberships fills s.ms from s.bms, reusing those of prev (an earlier
+// snapshot) whose bitmap is the same: from one second to the next only
+// the time-dependent cohorts change.
+func (s *memberSnap) memberships(ix *bitmaps.Index, prev *memberSnap) {
+	s.ms = make([]bitmaps.Membership, len(s.bms))
+	for i, b := range s.bms {
+		if prev != nil && i < len(prev.bms) && prev.bms[i] == b {
+			s.ms[i] = prev.ms[i]
+		} else {
+			s.ms[i] = ix.Membership(b)
+		}
+	}
 }
 
 // Explain returns the plan of q at now with estimated cardinalities. An
