@@ -264,54 +264,52 @@ func (b *matcherBuilder) rng(n *rangeNode) rowMatcher {
 	}
 	s, lo, hi := n.s, n.lo, n.hi
 	float := s.valueType() == dsl.TypeFloat
-	// side tests one bound: cmp is the sign of value - bound.
-	side := func(e *userEnv, raw, v any, bd *bound, lower bool) (bool, bool) {
+	// side tests one bound against the value (x for int-like sources, f
+	// for floats; ts is the raw timestamp a bound relative to now tests).
+	side := func(e *userEnv, ts, x int64, f float64, bd *bound, lower bool) bool {
 		var c int
 		switch {
 		case bd.rel:
-			ts, ok := raw.(int64)
-			if !ok {
-				return false, false
-			}
 			c = cmpShiftFast(ts, e.now, bd.i)
 		case float:
-			x, ok := v.(float64)
-			if !ok {
-				return false, false
-			}
 			switch {
-			case x < bd.f:
+			case f < bd.f:
 				c = -1
-			case x > bd.f:
+			case f > bd.f:
 				c = 1
 			}
 		default:
-			x, ok := v.(int64)
-			if !ok {
-				return false, false
-			}
 			c = cmpInt64(x, bd.i)
 		}
 		if lower {
-			return c > 0 || (c == 0 && bd.incl), true
+			return c > 0 || (c == 0 && bd.incl)
 		}
-		return c < 0 || (c == 0 && bd.incl), true
+		return c < 0 || (c == 0 && bd.incl)
 	}
 	return func(e *userEnv) (bool, bool) {
 		raw := e.get(slot)
-		v, present, ok := s.value(e, slot)
-		if !present || !ok {
-			return false, ok
+		if raw == nil {
+			return false, true
 		}
-		if lo != nil {
-			if in, ok := side(e, raw, v, lo, true); !ok || !in {
-				return false, ok
+		var (
+			ts, x int64
+			f     float64
+			ok    bool
+		)
+		if float { // never days_since, which is an int
+			f, ok = raw.(float64)
+		} else {
+			ts, ok = raw.(int64)
+			x = ts
+			if s.days {
+				x = daysSince(e.now, ts)
 			}
 		}
-		if hi != nil {
-			if in, ok := side(e, raw, v, hi, false); !ok || !in {
-				return false, ok
-			}
+		if !ok {
+			return false, false
+		}
+		if (lo != nil && !side(e, ts, x, f, lo, true)) || (hi != nil && !side(e, ts, x, f, hi, false)) {
+			return false, true
 		}
 		return true, true
 	}

@@ -102,6 +102,12 @@ type Pipeline struct {
 	dirty   bool              // state changed since the last snapshot
 	seq     uint64            // events handled, for tests and logs
 
+	// The user whose changes are being computed, and DiffLookup's
+	// callbacks on it, bound once (closures per event would allocate).
+	cur      curUser
+	curWas   func(cohort int) bool
+	curValue func(attr string) any
+
 	dec   atomic.Pointer[events.Decoder]
 	ready chan struct{}
 	once  sync.Once
@@ -146,8 +152,17 @@ func New(cfg Config) (*Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot register the pipeline's metrics: %w", err)
 	}
-	return &Pipeline{cfg: cfg, log: cfg.Logger, m: m, done: map[partKey]int64{}, skip: map[partKey]int64{},
-		ready: make(chan struct{})}, nil
+	p := &Pipeline{cfg: cfg, log: cfg.Logger, m: m, done: map[partKey]int64{}, skip: map[partKey]int64{},
+		ready: make(chan struct{})}
+	p.curWas = func(i int) bool { return p.pub.has(i, p.cur.id) }
+	p.curValue = func(attr string) any { return p.cur.ix.Value(p.cur.id, attr) }
+	return p, nil
+}
+
+// curUser is a user of an index.
+type curUser struct {
+	ix *bitmaps.Index
+	id uint32
 }
 
 // History is the users' read history (for the recommender).
@@ -372,8 +387,9 @@ func (p *Pipeline) changesLocked(ev *events.Event, res events.Result, oldID uint
 		}
 		// Values are read lazily: a cohort whose first AND term is false
 		// for the user does not read the others.
-		changes, err = tr.DiffLookup(cohorts, func(i int) bool { return p.pub.has(i, id) }, ev.UserID,
-			func(attr string) any { return ix.Value(id, attr) }, now)
+		p.cur = curUser{ix: ix, id: id}
+		changes, err = tr.DiffLookup(cohorts, p.curWas, ev.UserID, p.curValue, now)
+		p.cur = curUser{}
 	}
 	if err != nil {
 		return nil, err
