@@ -1,8 +1,6 @@
 package bitmaps
 
 import (
-	"strings"
-
 	"github.com/RoaringBitmap/roaring/v2"
 )
 
@@ -33,9 +31,21 @@ func (ix *Index) Iterate(b *roaring.Bitmap, afterUserID string, fn func(id uint3
 	cursor, started := afterUserID, afterUserID != ""
 	for {
 		buf = buf[:0]
+		// The chunk's user_ids are copied into one fresh arena (not reused:
+		// fn may keep the strings), one allocation per chunk instead of one
+		// per member.
+		var arena []byte
 		ix.mu.RLock()
 		ix.collect(b, cursor, started, iterChunk, func(id uint32, s string) {
-			buf = append(buf, member{id, strings.Clone(s)})
+			if arena == nil {
+				arena = make([]byte, 0, iterChunk*(len(s)+8))
+			}
+			if len(arena)+len(s) > cap(arena) {
+				arena = make([]byte, 0, max(cap(arena), len(s)*iterChunk))
+			}
+			start := len(arena)
+			arena = append(arena, s...)
+			buf = append(buf, member{id, bytesString(arena[start:len(arena):len(arena)])})
 		})
 		ver := ix.version.Load()
 		ix.mu.RUnlock()
@@ -69,13 +79,14 @@ func (ix *Index) collect(b *roaring.Bitmap, cursor string, started bool, limit i
 	}
 	base := b.Iterator()
 	base.AdvanceIfNeeded(start)
+	allLive := ix.live.GetCardinality() == uint64(ix.users.n())
 	nextBase := func() (uint32, bool) {
 		for base.HasNext() {
 			id := base.Next()
 			if id >= ix.baseN {
 				return 0, false
 			}
-			if ix.live.Contains(id) {
+			if allLive || ix.live.Contains(id) {
 				return id, true
 			}
 		}
