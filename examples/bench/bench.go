@@ -1,15 +1,20 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"time"
 
@@ -33,7 +38,8 @@ type bench struct {
 	mainYAML, hundredYAML []byte
 
 	ix                 *bitmaps.Index
-	genAdd, build      time.Duration
+	genAdd, buildTook  time.Duration
+	snapshotRead       time.Duration // when read from --index-cache instead
 	stats              bitmaps.IndexStats
 	hwmBuild, rssAfter int64
 
@@ -52,6 +58,7 @@ type bench struct {
 	httpMain, http100               loadResult
 	httpMainCohorts, http100Cohorts int
 	hwmEnd, rssEnd                  int64
+	rssServing                      int64 // VmRSS while the HTTP server is up, after a GC
 }
 
 // cohortResult is the measurement of one cohort.
@@ -129,6 +136,39 @@ func (b *bench) genConfig() gen.Config {
 // buildIndex generates the users in memory and builds the index, timing
 // generation plus staging (Add) apart from Build.
 func (b *bench) buildIndex(ctx context.Context) error {
+	if b.cfg.indexCache != "" {
+		if f, err := os.Open(b.cfg.indexCache); err == nil {
+			defer f.Close()
+			start := time.Now()
+			ix, err := bitmaps.ReadIndex(bufio.NewReaderSize(f, 1<<20))
+			if err != nil {
+				return fmt.Errorf("cannot read the index snapshot %q: %w", b.cfg.indexCache, err)
+			}
+			b.ix, b.snapshotRead = ix, time.Since(start)
+			return b.afterBuild()
+		}
+	}
+	if err := b.build(ctx); err != nil {
+		return err
+	}
+	if b.cfg.indexCache != "" {
+		f, err := os.Create(b.cfg.indexCache)
+		if err != nil {
+			return fmt.Errorf("cannot write the index snapshot: %w", err)
+		}
+		w := bufio.NewWriterSize(f, 1<<20)
+		if _, err := b.ix.WriteTo(w); err != nil {
+			f.Close()
+			return fmt.Errorf("cannot write the index snapshot: %w", err)
+		}
+		if err := errors.Join(w.Flush(), f.Close()); err != nil {
+			return fmt.Errorf("cannot write the index snapshot: %w", err)
+		}
+	}
+	return nil
+}
+
+func (b *bench) build(ctx context.Context) error {
 	set := b.main
 	key, schema := set.Key(), set.Schema()
 	bl := bitmaps.NewBuilder(schema)
@@ -158,8 +198,13 @@ func (b *bench) buildIndex(ctx context.Context) error {
 	b.genAdd = time.Since(start)
 	start = time.Now()
 	b.ix = bl.Build()
-	b.build = time.Since(start)
+	b.buildTook = time.Since(start)
 	bl = nil
+	return b.afterBuild()
+}
+
+func (b *bench) afterBuild() error {
+	var err error
 	runtime.GC()
 	debug.FreeOSMemory()
 	b.hwmBuild, b.rssAfter, err = procStatus()
@@ -167,7 +212,7 @@ func (b *bench) buildIndex(ctx context.Context) error {
 		return err
 	}
 	b.stats = b.ix.Stats()
-	b.log.Info("index built", "gen+add", b.genAdd.Round(time.Millisecond), "build", b.build.Round(time.Millisecond),
+	b.log.Info("index ready", "gen+add", b.genAdd.Round(time.Millisecond), "build", b.buildTook.Round(time.Millisecond), "snapshot", b.snapshotRead.Round(time.Millisecond),
 		"rss", mib(b.rssAfter), "bytes/user", fmt.Sprintf("%.1f", b.stats.BytesPerUser))
 	return nil
 }
@@ -277,6 +322,9 @@ func (b *bench) measureCohorts(ctx context.Context) error {
 	}
 	for _, c := range complexCohorts {
 		list = append(list, cohortResult{name: c.name, kind: c.shape})
+	}
+	if b.cfg.only != nil {
+		list = slices.DeleteFunc(list, func(r cohortResult) bool { return !b.cfg.only[r.name] })
 	}
 	for i := range list {
 		r := &list[i]
@@ -410,6 +458,24 @@ func (b *bench) measureExport(ctx context.Context) error {
 	return nil
 }
 
+// getOnce GETs url and checks for a 200.
+func getOnce(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot warm the server up: %w", err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("warm-up request: %s", resp.Status)
+	}
+	return nil
+}
+
 // measureHTTP serves the index with the cohortd server on loopback and
 // loads GET /api/v1/users/{id}/cohorts, for the main set and for 100
 // cohorts, with the clock pinned at --now (as `cohortd serve --now`).
@@ -446,13 +512,25 @@ func (b *bench) measureHTTP(ctx context.Context) error {
 		addr := ln.Addr().String()
 		prefix := "/api/v1/users/"
 		path1 := func(w, i int) string { return prefix + ids[(w*7919+i)%len(ids)] + "/cohorts" }
-		// Warm-up: fills the cohort cache and the connections.
+		// Warm-up: one request fills the cohort cache (every cohort evaluated
+		// once, which takes a while at 10M users), then a short run warms the
+		// connections.
+		if err := getOnce(ctx, "http://"+addr+path1(0, 0)); err != nil {
+			return loadResult{}, err
+		}
 		if _, err := httpLoad(ctx, addr, 2, 500*time.Millisecond, path1); err != nil {
 			return loadResult{}, err
 		}
 		res, err := httpLoad(ctx, addr, b.cfg.httpConns, b.cfg.httpDuration, path1)
 		if err != nil {
 			return loadResult{}, err
+		}
+		// The memory of a serving process: index, cached cohort bitmaps and
+		// their Memberships (after a collection).
+		runtime.GC()
+		debug.FreeOSMemory()
+		if _, rss, err := procStatus(); err == nil {
+			b.rssServing = max(b.rssServing, rss)
 		}
 		if res.errors > 0 {
 			return res, fmt.Errorf("%d of %d requests failed", res.errors, res.requests)

@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -41,6 +42,10 @@ type config struct {
 	httpDuration        time.Duration
 	httpConns           int
 	cpuProfile          string
+	only                map[string]bool
+	indexCache          string
+	httpProfile         string
+	skipUsers           bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -60,13 +65,24 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.dataDir, "data-dir", "", "where the NDJSON for ClickHouse is written (default: a temporary directory, removed afterwards)")
 	fs.StringVar(&cfg.out, "out", "", "write the Markdown report to this file (default: standard output)")
 	fs.DurationVar(&cfg.httpDuration, "http-duration", 10*time.Second, "duration of each HTTP load run (0 skips it)")
-	fs.IntVar(&cfg.httpConns, "http-conns", 32, "concurrent keep-alive connections of the HTTP load generator")
+	fs.IntVar(&cfg.httpConns, "http-conns", 16, "concurrent keep-alive connections of the HTTP load generator")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the cohortd measurements to this file")
+	only := fs.String("only", "", "measure only these cohorts (comma-separated; for profiling)")
+	fs.BoolVar(&cpuClock, "cpu-time", false, "time cohortd with the thread's CPU time instead of wall time (development on a busy machine; microsecond resolution)")
+	fs.StringVar(&cfg.indexCache, "index-cache", "", "read the index from this snapshot file if it exists, else build it and write it there (development: skips the build)")
+	fs.StringVar(&cfg.httpProfile, "http-cpuprofile", "", "write a CPU profile of the HTTP load runs (server and load generator) to this file")
+	fs.BoolVar(&cfg.skipUsers, "skip-users", false, "skip the user-cohorts and export measurements")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *only != "" {
+		cfg.only = map[string]bool{}
+		for _, name := range strings.Split(*only, ",") {
+			cfg.only[strings.TrimSpace(name)] = true
+		}
 	}
 	t, err := time.Parse(time.RFC3339, now)
 	if err != nil {
@@ -122,10 +138,10 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 	}
 	err = b.measureCohorts(ctx)
-	if err == nil {
+	if err == nil && !cfg.skipUsers {
 		err = b.measureUsers(ctx)
 	}
-	if err == nil {
+	if err == nil && !cfg.skipUsers {
 		err = b.measureExport(ctx)
 	}
 	if cfg.cpuProfile != "" {
@@ -135,7 +151,21 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	if cfg.httpDuration > 0 {
-		if err := b.measureHTTP(ctx); err != nil {
+		if cfg.httpProfile != "" {
+			f, err := os.Create(cfg.httpProfile)
+			if err != nil {
+				return fmt.Errorf("cannot write the CPU profile: %w", err)
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return fmt.Errorf("cannot start the CPU profile: %w", err)
+			}
+		}
+		err := b.measureHTTP(ctx)
+		if cfg.httpProfile != "" {
+			pprof.StopCPUProfile()
+		}
+		if err != nil {
 			return err
 		}
 	}

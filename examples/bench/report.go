@@ -51,12 +51,19 @@ func (b *bench) report(out io.Writer) error {
 	}
 	p("\n| measurement | value |\n|---|--:|\n")
 	n := float64(b.cfg.users)
-	p("| generate + stage (Builder.Add) %s users | %s s |\n", thousands(uint64(b.cfg.users)), secs(b.genAdd))
-	p("| index build (Builder.Build) | %s s |\n", secs(b.build))
+	if b.snapshotRead > 0 {
+		p("| index read from a snapshot (--index-cache) | %s s |\n", secs(b.snapshotRead))
+	} else {
+		p("| generate + stage (Builder.Add) %s users | %s s |\n", thousands(uint64(b.cfg.users)), secs(b.genAdd))
+		p("| index build (Builder.Build) | %s s |\n", secs(b.buildTook))
+	}
 	p("| index size (Stats) | %s, %.1f bytes/user |\n", mib(int64(b.stats.TotalBytes)), b.stats.BytesPerUser)
 	p("| RSS after build (VmRSS, after GC) | %s, %.1f bytes/user |\n", mib(b.rssAfter), float64(b.rssAfter)/n)
 	p("| peak RSS during build (VmHWM) | %s |\n", mib(b.hwmBuild))
-	p("| RSS at the end (VmRSS / VmHWM, after the HTTP runs) | %s / %s |\n", mib(rss), mib(hwm))
+	if b.rssServing > 0 {
+		p("| RSS while serving HTTP (VmRSS after a GC: index, cached cohorts, memberships) | %s |\n", mib(b.rssServing))
+	}
+	p("| RSS at the end (VmRSS / VmHWM of the whole run) | %s / %s |\n", mib(rss), mib(hwm))
 	if b.table != nil {
 		if b.chReused {
 			p("| ClickHouse load | reused an existing table |\n")

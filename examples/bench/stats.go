@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+	"unsafe"
 )
 
 // latencies summarises repeated timings.
@@ -38,6 +41,22 @@ func summarize(ds []time.Duration) latencies {
 	}
 }
 
+// cpuClock, when set (--cpu-time), makes timeReps measure the calling
+// thread's CPU time instead of wall time: steadier on a machine busy with
+// other work, for comparing optimisations (not for the report).
+var cpuClock bool
+
+// threadCPU returns the CPU time the calling OS thread has used.
+func threadCPU() time.Duration {
+	var ts syscall.Timespec
+	const clockThreadCPUTime = 3 // CLOCK_THREAD_CPUTIME_ID (Linux)
+	_, _, errno := syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTime, uintptr(unsafe.Pointer(&ts)), 0)
+	if errno != 0 {
+		return 0
+	}
+	return time.Duration(ts.Nano())
+}
+
 // timeReps runs fn warm times untimed, then reps times timed.
 func timeReps(warm, reps int, fn func() error) (latencies, error) {
 	for range warm {
@@ -45,13 +64,25 @@ func timeReps(warm, reps int, fn func() error) (latencies, error) {
 			return latencies{}, err
 		}
 	}
+	if cpuClock {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
 	ds := make([]time.Duration, 0, reps)
 	for range reps {
+		var c0 time.Duration
+		if cpuClock {
+			c0 = threadCPU()
+		}
 		start := time.Now()
 		if err := fn(); err != nil {
 			return latencies{}, err
 		}
-		ds = append(ds, time.Since(start))
+		d := time.Since(start)
+		if cpuClock {
+			d = threadCPU() - c0
+		}
+		ds = append(ds, d)
 	}
 	return summarize(ds), nil
 }
