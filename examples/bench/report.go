@@ -85,12 +85,17 @@ func (b *bench) report(out io.Writer) error {
 	for _, h := range []struct {
 		r       loadResult
 		cohorts int
-	}{{b.httpMain, b.httpMainCohorts}, {b.http100, b.http100Cohorts}} {
+		clock   string
+	}{
+		{b.httpMain, b.httpMainCohorts, "clock pinned (serve --now)"},
+		{b.http100, b.http100Cohorts, "clock pinned"},
+		{b.httpWall, b.http100Cohorts, "wall clock: time-dependent cohorts re-evaluated every second"},
+	} {
 		if h.r.requests == 0 {
 			continue
 		}
-		p("| HTTP GET /api/v1/users/{id}/cohorts, %d cohorts, %d connections | %s req/s, p50 %s ms, p99 %s ms |\n",
-			h.cohorts, b.cfg.httpConns, thousands(uint64(h.r.perSecond())), ms(h.r.lat.median), ms(h.r.lat.p99))
+		p("| HTTP GET /api/v1/users/{id}/cohorts, %d cohorts, %s, %d connections | %s req/s, p50 %s ms, p99 %s ms |\n",
+			h.cohorts, h.clock, b.cfg.httpConns, thousands(uint64(h.r.perSecond())), ms(h.r.lat.median), ms(h.r.lat.p99))
 	}
 	p("\nCommand: `go run ./examples/bench %s`\n", strings.Join(os.Args[1:], " "))
 	return w.Flush()
