@@ -16,7 +16,7 @@ import (
 func TestRowMatcherMatchesProgram(t *testing.T) {
 	base := time.Date(2026, 1, 15, 12, 34, 56, 789_000_000, time.UTC)
 	nows := []time.Time{base, base.Truncate(24 * time.Hour), base.Add(time.Second), base.Add(-86399 * time.Second)}
-	n := 400
+	n := 200
 	if testing.Short() {
 		n = 100
 	}
