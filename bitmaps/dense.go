@@ -217,6 +217,21 @@ func popcountAnd(a, b dense) uint64 {
 	return uint64(c)
 }
 
+func popcountOr(a, b dense) uint64 {
+	n := min(len(a), len(b))
+	var c int
+	for i := range a[:n] {
+		c += bits.OnesCount64(a[i] | b[i])
+	}
+	for _, w := range a[n:] {
+		c += bits.OnesCount64(w)
+	}
+	for _, w := range b[n:] {
+		c += bits.OnesCount64(w)
+	}
+	return uint64(c)
+}
+
 // popcountAnd2 returns |m ∩ x| and |m ∩ y| in one pass.
 func popcountAnd2(m, x, y dense) (cx, cy uint64) {
 	n := min(len(m), len(x), len(y))

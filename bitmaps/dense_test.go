@@ -87,6 +87,9 @@ func TestDenseWordOps(t *testing.T) {
 		if got, want := popcountAnd(a, b), ra.AndCardinality(rb); got != want {
 			t.Errorf("density %g: popcountAnd = %d, want %d", density, got, want)
 		}
+		if got, want := popcountOr(a, b[:words-3]), ra.OrCardinality(roaring.FromDense(b[:words-3], true)); got != want {
+			t.Errorf("density %g: popcountOr = %d, want %d", density, got, want)
+		}
 		gb, gc := popcountAnd2(a, b, c)
 		if gb != ra.AndCardinality(rb) || gc != ra.AndCardinality(rc) {
 			t.Errorf("density %g: popcountAnd2 = %d, %d; want %d, %d", density, gb, gc, ra.AndCardinality(rb), ra.AndCardinality(rc))

@@ -166,6 +166,18 @@ func (ix *Index) denseCount(n Node) uint64 {
 	return popcount(dst)
 }
 
+// denseOrCount counts a OR b in one popcount pass when both are stored
+// dense sets (a weekend reader: Saturday or Sunday in peak_days).
+func (ix *Index) denseOrCount(a, b Node) (uint64, bool) {
+	v := ix.newDVM()
+	defer v.release()
+	da, db := v.direct(a), v.direct(b)
+	if da == nil || db == nil {
+		return 0, false
+	}
+	return popcountOr(da, db), true
+}
+
 // into overwrites dst with the members of n.
 func (v *dvm) into(n Node, dst dense) {
 	switch n := n.(type) {

@@ -536,6 +536,11 @@ func (ix *Index) count(n Node) uint64 {
 		}
 		return ix.countWithin(n.Terms[last], acc)
 	case *Or:
+		if ix.denseOn && len(n.Terms) == 2 {
+			if c, ok := ix.denseOrCount(n.Terms[0], n.Terms[1]); ok {
+				return c
+			}
+		}
 		if len(n.Terms) == 2 && ix.cheap(n.Terms[0]) && ix.cheap(n.Terms[1]) {
 			a, _ := ix.eval(n.Terms[0])
 			b, _ := ix.eval(n.Terms[1])
