@@ -25,6 +25,7 @@ func (ix *Index) SetByID(id uint32, field string, v any) error {
 		return fmt.Errorf("id %d: %w", id, err)
 	}
 	ix.cols[i].set(id, nv)
+	ix.fieldVer[i]++
 	ix.version.Add(1)
 	return nil
 }

@@ -26,6 +26,10 @@ type Index struct {
 	baseN   uint32    // ids < baseN were assigned by Build in user_id order
 	side    sortedIDs // live ids >= baseN in user_id order
 	version atomic.Uint64
+	// Per-field write counters and a counter of changes to the set of users
+	// (guarded by mu), for Stamp.
+	fieldVer []uint64
+	liveVer  uint64
 	// denseOn says the columns hold dense structures (mirrors,
 	// checkpoints: an index of denseMinIDs ids or more when last built or
 	// optimised), so big plans run in the dense evaluator.
@@ -36,11 +40,12 @@ type Index struct {
 // (see Schema.Validate); a repeated name refers to its first field.
 func NewIndex(schema Schema) *Index {
 	ix := &Index{
-		schema: append(Schema(nil), schema...),
-		byName: make(map[string]int, len(schema)),
-		cols:   make([]column, len(schema)),
-		users:  newUserDict(),
-		live:   roaring.New(),
+		schema:   append(Schema(nil), schema...),
+		byName:   make(map[string]int, len(schema)),
+		cols:     make([]column, len(schema)),
+		users:    newUserDict(),
+		live:     roaring.New(),
+		fieldVer: make([]uint64, len(schema)),
 	}
 	for i, f := range schema {
 		if _, dup := ix.byName[f.Name]; !dup {
@@ -82,6 +87,24 @@ func (ix *Index) Len() int {
 
 // Version increments on every write (Upsert, Set, Delete, ReadFrom).
 func (ix *Index) Version() uint64 { return ix.version.Load() }
+
+// Stamp returns a number that changes (increases) whenever a write may
+// change the answer of a plan reading only the given fields: a write to one
+// of them, or a change to the set of users (an insert, a Delete,
+// ReadFrom), which every plan depends on through NOT and the universe.
+// Unknown names are ignored. Caches of cohort results key on it so that a
+// write to one field invalidates only the cohorts that read that field.
+func (ix *Index) Stamp(fields []string) uint64 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	st := ix.liveVer
+	for _, f := range fields {
+		if i, ok := ix.byName[f]; ok {
+			st += ix.fieldVer[i]
+		}
+	}
+	return st
+}
 
 // Lookup returns the id of a live user.
 func (ix *Index) Lookup(userID string) (uint32, bool) {
@@ -167,6 +190,7 @@ func (ix *Index) Upsert(userID string, row Row) (uint32, error) {
 	}
 	for i, c := range ix.cols {
 		c.set(id, vals[i])
+		ix.fieldVer[i]++
 	}
 	ix.version.Add(1)
 	return id, nil
@@ -193,6 +217,7 @@ func (ix *Index) Set(userID, field string, v any) (uint32, error) {
 		return 0, err
 	}
 	ix.cols[i].set(id, nv)
+	ix.fieldVer[i]++
 	ix.version.Add(1)
 	return id, nil
 }
@@ -212,6 +237,7 @@ func (ix *Index) idFor(userID string) (uint32, error) {
 	}
 	ix.live.Add(id)
 	ix.side.insert(&ix.users, id)
+	ix.liveVer++
 	return id, nil
 }
 
@@ -232,6 +258,7 @@ func (ix *Index) Delete(userID string) bool {
 	}
 	ix.users.remove(id)
 	ix.live.Remove(id)
+	ix.liveVer++
 	ix.version.Add(1)
 	return true
 }

@@ -362,6 +362,12 @@ func (ix *Index) ReadFrom(r io.Reader) (int64, error) {
 	ix.schema, ix.byName, ix.cols = nx.schema, nx.byName, nx.cols
 	ix.users, ix.live, ix.baseN, ix.side = nx.users, nx.live, nx.baseN, nx.side
 	ix.denseOn = nx.denseOn
+	// Every stamp from now on exceeds every earlier one (see Stamp).
+	for _, v := range ix.fieldVer {
+		ix.liveVer += v
+	}
+	ix.liveVer++
+	ix.fieldVer = make([]uint64, len(ix.schema))
 	ix.version.Add(1)
 	return s.n, nil
 }
