@@ -23,8 +23,10 @@ var ErrUnknownUser = errors.New("unknown user")
 var ErrUnknownCohort = errors.New("unknown cohort")
 
 // Evaluator evaluates queries of one Set over one Index, caching cohort
-// bitmaps per index version (and per second of now for time-dependent
-// cohorts). It is safe for concurrent use.
+// bitmaps per stamp of the fields they read (bitmaps.Index.Stamp: a write
+// to one field invalidates only the cohorts that depend on it, an insert
+// or delete of a user all of them) and per second of now for
+// time-dependent cohorts. It is safe for concurrent use.
 type Evaluator struct {
 	set *Set
 	ix  *bitmaps.Index
@@ -61,9 +63,9 @@ func (s *memberSnap) valid(version uint64, now int64, timeDep bool) bool {
 }
 
 type cached struct {
-	version uint64
-	now     int64
-	b       *roaring.Bitmap
+	stamp uint64 // Index.Stamp of the cohort's Deps
+	now   int64
+	b     *roaring.Bitmap
 }
 
 type unknownCount struct {
@@ -141,11 +143,11 @@ func (e *Evaluator) cached(name string, now time.Time) (*roaring.Bitmap, bool) {
 	if !ok {
 		return nil, false
 	}
-	version := e.ix.Version()
+	stamp := e.ix.Stamp(c.Deps)
 	e.mu.Lock()
 	hit, ok := e.cache[name]
 	e.mu.Unlock()
-	if ok && hit.version == version && (!c.TimeDependent || hit.now == nowSec(now)) {
+	if ok && hit.stamp == stamp && (!c.TimeDependent || hit.now == nowSec(now)) {
 		return hit.b, true
 	}
 	return nil, false
@@ -172,7 +174,7 @@ func (e *Evaluator) CohortMembers(ctx context.Context, name string, now time.Tim
 		return nil, fmt.Errorf("%w %q", ErrUnknownCohort, name)
 	}
 	sec := nowSec(now)
-	version := e.ix.Version()
+	stamp := e.ix.Stamp(c.Deps)
 	if b, ok := e.cached(name, now); ok {
 		return b, nil
 	}
@@ -182,7 +184,7 @@ func (e *Evaluator) CohortMembers(ctx context.Context, name string, now time.Tim
 	}
 	b.RunOptimize()
 	e.mu.Lock()
-	e.cache[name] = cached{version: version, now: sec, b: b}
+	e.cache[name] = cached{stamp: stamp, now: sec, b: b}
 	e.mu.Unlock()
 	return b, nil
 }

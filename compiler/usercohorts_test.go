@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/RoaringBitmap/roaring/v2"
+
 	"github.com/cohortd/cohortd/bitmaps"
 )
 
@@ -198,4 +200,62 @@ func TestCountInlinesUncachedReferences(t *testing.T) {
 	if n, err := ev.Count(ctx, c.Query, now); err != nil || n != want.GetCardinality() {
 		t.Errorf("Count(gold_recent) with recent cached = %d, %v; want %d", n, err, want.GetCardinality())
 	}
+}
+
+// TestIncrementalInvalidation: a write to one attribute re-evaluates only
+// the cohorts that read it (their cached bitmap is replaced, the others
+// are kept as they are), and every answer stays right.
+func TestIncrementalInvalidation(t *testing.T) {
+	base := int64(1_700_000_000)
+	set, ix := secondsFixture(t, base)
+	ev := NewEvaluator(set, ix)
+	ctx := context.Background()
+	now := time.Unix(base+7*86400+10, 0)
+	before := map[string]*roaring.Bitmap{}
+	for _, name := range []string{"gold", "recent", "gold_recent", "not_recent"} {
+		b, err := ev.CohortMembers(ctx, name, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[name] = b
+	}
+	if _, err := ix.Set("u03", "tier", "gold"); err != nil { // u03 visited at base+3: not recent
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		kept bool
+	}{{"gold", false}, {"gold_recent", false}, {"recent", true}, {"not_recent", true}} {
+		b, err := ev.CohortMembers(ctx, tt.name, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (b == before[tt.name]) != tt.kept {
+			t.Errorf("%s after a tier write: cached bitmap kept = %v, want %v", tt.name, b == before[tt.name], tt.kept)
+		}
+		c, _ := set.Cohort(tt.name)
+		want, err := NewEvaluator(set, ix).Members(ctx, c.Query, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !b.Equals(want) {
+			t.Errorf("%s after a tier write = %v, want %v", tt.name, b.ToArray(), want.ToArray())
+		}
+	}
+	// A new user changes every cohort's universe.
+	if _, err := ix.Set("u99", "tier", "gold"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := ev.CohortMembers(ctx, "not_recent", now); b == before["not_recent"] || !b.Contains(mustLookup(t, ix, "u99")) {
+		t.Errorf("not_recent after a new user: not re-evaluated or missing u99 (NULL last visit)")
+	}
+}
+
+func mustLookup(t *testing.T, ix *bitmaps.Index, user string) uint32 {
+	t.Helper()
+	id, ok := ix.Lookup(user)
+	if !ok {
+		t.Fatalf("no user %q", user)
+	}
+	return id
 }
