@@ -39,9 +39,29 @@
 //     instead. roaring's BSI was not used: its CompareValue tests each row's
 //     bits one Contains at a time, far too slow at 10M users.
 //   - bool fields: a true and a false bitmap.
+//   - in indexes of 2^18 ids or more, dense structures (flat bitsets of
+//     ids/8 bytes each): mirrors of the value bitmaps holding at least 1/64
+//     of the ids, of the non-NULL ids of numeric fields, and cumulative
+//     "ids below this bucket" bitsets every ~1/32 of a numeric field's ids
+//     (range-encoded checkpoints, see rangeplan.go). Boundary buckets of a
+//     range are sorted by key on first use and cached, a few per field.
 //
-// With the brief's 11 attributes this is about 90 bytes per user (see
-// Stats and BenchmarkBuild).
+// With the brief's 13 attributes this is about 130 bytes per user at 10M
+// users, of which ~25 are the dense structures (see Stats and
+// BenchmarkBriefIndexBytes in package compiler).
+//
+// # Evaluation
+//
+// Small indexes, lone leaves, selective ANDs and scans run on roaring (an
+// AND restricts each term to its running result). Other plans over a big
+// index run in the dense evaluator (densevm.go): every operator is a word
+// loop over flat bitsets, a numeric range is two checkpoints and a few
+// bucket adjustments, a count is a popcount (a range inside an AND is
+// counted from checkpoint popcounts without being built), and the result
+// becomes a roaring bitmap on all CPUs. Membership turns a result into a
+// set whose Contains is one memory access, for one user's membership
+// across many cohorts. Stamp tells caches which writes concern the fields
+// a cohort reads.
 //
 // # Concurrency
 //
