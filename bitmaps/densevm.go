@@ -178,6 +178,40 @@ func (ix *Index) denseOrCount(a, b Node) (uint64, bool) {
 	return popcountOr(da, db), true
 }
 
+// unionCount counts a leaf that is a union of overlapping sets (In on a
+// list field, HAS ANY) without building the union: one popcount pass when
+// they all have dense mirrors, roaring's OrCardinality for two bitmaps.
+// ok is false when neither applies (or the sets are disjoint, which
+// countIn sums).
+func (ix *Index) unionCount(n Node) (uint64, bool) {
+	if _, ok := n.(*In); ok {
+		if _, isList := ix.listColumn(n.(*In).Field); !isList {
+			return 0, false
+		}
+	}
+	ds, bs, all := ix.sources(n)
+	switch {
+	case all:
+		return 0, false
+	case len(ds)+len(bs) == 0:
+		return 0, true
+	case len(ds)+len(bs) == 1:
+		return 0, false // a stored bitmap: its cardinality is at hand
+	case len(bs) == 0 && len(ds) == 2:
+		return popcountOr(ds[0], ds[1]), true
+	case len(bs) == 0:
+		v := ix.newDVM()
+		defer v.release()
+		p := v.get()
+		defer putDense(p)
+		v.combine(*p, ds, nil, false)
+		return popcount(*p), true
+	case len(ds) == 0 && len(bs) == 2:
+		return bs[0].OrCardinality(bs[1]), true
+	}
+	return 0, false
+}
+
 // into overwrites dst with the members of n.
 func (v *dvm) into(n Node, dst dense) {
 	switch n := n.(type) {
@@ -420,7 +454,7 @@ func (v *dvm) complement(dst dense) {
 	p := v.get()
 	defer putDense(p)
 	v.live(*p)
-	l := *p
+	l := (*p)[:len(dst):len(dst)]
 	for i := range dst {
 		dst[i] = l[i] &^ dst[i]
 	}

@@ -569,7 +569,14 @@ func (ix *Index) count(n Node) uint64 {
 	case *Eq:
 		return ix.countIn(n.Field, []any{n.Value}, nil)
 	case *In:
+		if c, ok := ix.unionCount(n); ok {
+			return c
+		}
 		return ix.countIn(n.Field, n.Values, nil)
+	case *ListHas:
+		if c, ok := ix.unionCount(n); ok {
+			return c
+		}
 	}
 	b, _ := ix.eval(n)
 	return b.GetCardinality()
