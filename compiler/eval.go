@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	mathbits "math/bits"
 	"slices"
 	"strings"
 	"sync"
@@ -200,9 +201,21 @@ func (e *Evaluator) UserCohorts(ctx context.Context, userID string, now time.Tim
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	// First every set's bit into a mask (no branch on the answers, so the
+	// memory loads overlap), then the names.
+	var small [4]uint64
+	mask := small[:]
+	if n := (len(snap.ms) + 63) / 64; n > len(small) {
+		mask = make([]uint64, n)
+	}
 	for i, m := range snap.ms {
-		if m.Contains(id) {
+		mask[i>>6] |= m.Bit(id) << (i & 63)
+	}
+	var out []string
+	for w, bits := range mask {
+		for bits != 0 {
+			i := w*64 + mathbits.TrailingZeros64(bits)
+			bits &= bits - 1
 			out = append(out, e.byName[i].Name)
 		}
 	}
