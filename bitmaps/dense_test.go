@@ -29,16 +29,25 @@ func TestToRoaring(t *testing.T) {
 	tests := []struct {
 		words   int
 		density float64
+		mixed   bool
 	}{
 		{words: 1, density: 0.5},
 		{words: 2*containerWords - 1, density: 0.01},
 		{words: 3*containerWords + 17, density: 0.02},
 		{words: 5 * containerWords, density: 0.3},
 		{words: 4*containerWords + 3, density: 0},
+		{words: 6*containerWords + 100, density: 0.01, mixed: true},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("words_%d/density_%g", tt.words, tt.density), func(t *testing.T) {
 			d := randomDense(r, tt.words, tt.density)
+			if tt.mixed {
+				// Every other container dense, the rest sparse.
+				for k := 0; k*containerWords < len(d); k += 2 {
+					part := d[k*containerWords : min((k+1)*containerWords, len(d))]
+					copy(part, randomDense(r, len(part), 0.4))
+				}
+			}
 			want := roaring.FromDense(d, true)
 			before := append(dense(nil), d...)
 			got := toRoaring(d)
@@ -49,6 +58,22 @@ func TestToRoaring(t *testing.T) {
 				if d[i] != before[i] {
 					t.Fatalf("toRoaring modified its input at word %d", i)
 				}
+			}
+			// The result is an ordinary bitmap: it can be changed, and
+			// changing it leaves another conversion of d alone.
+			other := toRoaring(d)
+			got.RunOptimize()
+			got.Add(uint32(len(d)*64 + 5))
+			wantCard := want.GetCardinality() + 1
+			if !want.IsEmpty() {
+				got.Remove(want.Minimum())
+				wantCard--
+			}
+			if !other.Equals(want) {
+				t.Fatalf("changing one result changed another")
+			}
+			if got.GetCardinality() != wantCard {
+				t.Fatalf("after Add and Remove: %d ids, want %d", got.GetCardinality(), wantCard)
 			}
 		})
 	}

@@ -286,6 +286,20 @@ func (v *dvm) and(t Node, dst dense) {
 		andWords(dst, d)
 		return
 	}
+	if r, ok := t.(*Range); ok {
+		c, ok := v.ix.numeric(r.Field)
+		if !ok {
+			clear(dst)
+			return
+		}
+		lo, hi, ok := keyRange(c.kind, r)
+		if !ok {
+			clear(dst)
+			return
+		}
+		c.andRange(lo, hi, dst, &v.sc)
+		return
+	}
 	p := v.get()
 	defer putDense(p)
 	v.into(t, *p)

@@ -448,6 +448,106 @@ func (c *numCol) bucketCountIn(k int, m dense, sc *rangeScratch) uint64 {
 	return n
 }
 
+// andRange intersects dst (a subset of the live ids) with [lo, hi] in
+// place, without materialising the range: one word pass dst &= Bb &^ Ba over
+// the two prefixes' bases, then the buckets where that pass is wrong (those
+// between a base and its prefix, and the boundary buckets) are fixed id by
+// id, remembering beforehand which of their ids dst held.
+func (c *numCol) andRange(lo, hi uint64, dst dense, sc *rangeScratch) {
+	p := c.plan(lo, hi, true)
+	// The word pass keeps buckets [atA, atB) of dst; the range wants whole
+	// buckets [p.a, p.b) plus the in-range ids of the partial ones.
+	atOf := func(pr prefix) (int, dense) {
+		switch {
+		case pr.base < 0 || pr.k == 0:
+			return 0, nil
+		case pr.base == baseEx:
+			return len(c.bms), c.exD
+		}
+		return c.cps[pr.base].at, c.cps[pr.base].d
+	}
+	var atA, atB int
+	var ba, bb dense
+	if p.a < p.b && !p.direct {
+		atB, bb = atOf(p.pb)
+		atA, ba = atOf(p.pa)
+	}
+	want := func(k int) bool { return k >= p.a && k < p.b }
+	got := func(k int) bool { return k >= atA && k < atB }
+	kept := sc.keep[:0]
+	var buf [512]uint32
+	eachID := func(k int, fn func(id uint32)) {
+		it := c.bms[k].ManyIterator()
+		for n := it.NextMany(buf[:]); n > 0; n = it.NextMany(buf[:]) {
+			for _, id := range buf[:n] {
+				fn(id)
+			}
+		}
+	}
+	// The buckets to fix lie in [lo, hi) ranges around a, b, atA, atB.
+	type span struct{ lo, hi int }
+	var fix []span
+	add := func(x, y int) {
+		if x > y {
+			x, y = y, x
+		}
+		if x < y {
+			fix = append(fix, span{x, y})
+		}
+	}
+	add(min(p.a, p.b), atA)
+	add(max(p.a, p.b), atB)
+	if p.a >= p.b { // no whole bucket: everything the pass keeps is wrong
+		add(atA, atB)
+	}
+	var clearBuckets []int
+	done := map[int]bool{}
+	for _, f := range fix {
+		for k := f.lo; k < f.hi; k++ {
+			if done[k] {
+				continue
+			}
+			done[k] = true
+			switch w, g := want(k), got(k); {
+			case w && !g:
+				eachID(k, func(id uint32) {
+					if dst.has(id) {
+						kept = append(kept, id)
+					}
+				})
+			case !w && g:
+				clearBuckets = append(clearBuckets, k)
+			}
+		}
+	}
+	for _, i := range p.partial {
+		if i < 0 {
+			continue
+		}
+		for _, id := range c.sortedBucket(i).between(lo, hi) {
+			if dst.has(id) {
+				kept = append(kept, id)
+			}
+		}
+		if got(i) && !done[i] {
+			clearBuckets = append(clearBuckets, i)
+		}
+	}
+	switch {
+	case bb == nil:
+		clear(dst)
+	case ba == nil:
+		andWords(dst, bb)
+	default:
+		andAndNotWords(dst, bb, ba)
+	}
+	for _, k := range clearBuckets {
+		andNotBitmap(dst, c.bms[k], c.cards[k], &sc.words)
+	}
+	dst.add(kept)
+	sc.keep = kept
+}
+
 func (c *numCol) baseDense(base int) dense {
 	if base == baseEx {
 		return c.exD
