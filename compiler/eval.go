@@ -211,7 +211,14 @@ func (e *Evaluator) UserCohorts(ctx context.Context, userID string, now time.Tim
 	for i, m := range snap.ms {
 		mask[i>>6] |= m.Bit(id) << (i & 63)
 	}
-	var out []string
+	n := 0
+	for _, bits := range mask {
+		n += mathbits.OnesCount64(bits)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	out := make([]string, 0, n)
 	for w, bits := range mask {
 		for bits != 0 {
 			i := w*64 + mathbits.TrailingZeros64(bits)
