@@ -65,15 +65,7 @@ func (s *Server) listCohorts(c *fiber.Ctx) error {
 }
 
 func (s *Server) getCohort(c *fiber.Ctx) error {
-	snap, err := s.current()
-	if err != nil {
-		return err
-	}
-	co, err := cohortByName(snap, c.Params("name"))
-	if err != nil {
-		return err
-	}
-	now, err := s.instant(c.Query("as_of"))
+	snap, co, now, err := s.cohortAt(c)
 	if err != nil {
 		return err
 	}

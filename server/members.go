@@ -102,15 +102,7 @@ func fieldByName(schema bitmaps.Schema, name string) (bitmaps.Field, bool) {
 }
 
 func (s *Server) members(c *fiber.Ctx) error {
-	snap, err := s.current()
-	if err != nil {
-		return err
-	}
-	co, err := cohortByName(snap, c.Params("name"))
-	if err != nil {
-		return err
-	}
-	now, err := s.instant(c.Query("as_of"))
+	snap, co, now, err := s.cohortAt(c)
 	if err != nil {
 		return err
 	}

@@ -143,6 +143,25 @@ func (s *Server) work(c *fiber.Ctx) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.UserContext(), s.cfg.RequestTimeout)
 }
 
+// cohortAt resolves what every /cohorts/{name}/... route starts from: the
+// running snapshot, the named cohort (404 when unknown) and the evaluation
+// instant (as_of or the clock).
+func (s *Server) cohortAt(c *fiber.Ctx) (*snapshot, *compiler.Cohort, time.Time, error) {
+	snap, err := s.current()
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	co, err := cohortByName(snap, c.Params("name"))
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	now, err := s.instant(c.Query("as_of"))
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	return snap, co, now, nil
+}
+
 // cohort looks a cohort up or answers 404 with a suggestion.
 func cohortByName(snap *snapshot, name string) (*compiler.Cohort, error) {
 	if co, ok := snap.set.Cohort(name); ok {
