@@ -12,6 +12,20 @@ import (
 // tier is "champion". A reader that saw half a write would find a champion
 // without vip (or the reverse); a count and its Eval must also agree.
 func TestConcurrentReadersAndWriter(t *testing.T) {
+	for _, dense := range []bool{false, true} {
+		t.Run(fmt.Sprintf("dense=%v", dense), func(t *testing.T) {
+			if dense {
+				// Dense structures, the dense evaluator and the sorted
+				// boundary buckets, read concurrently with the writes.
+				setDenseMin(t, 1)
+				setMinBucket(t, 8)
+			}
+			concurrentReadersAndWriter(t)
+		})
+	}
+}
+
+func concurrentReadersAndWriter(t *testing.T) {
 	schema := Schema{{"tier", KindString}, {"vip", KindBool}, {"n", KindInt}}
 	b := NewBuilder(schema)
 	row := func(i int) Row {
@@ -79,6 +93,9 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 					prev = u
 					return true
 				})
+				if n := ix.Count(ranged); n > 1500 {
+					t.Errorf("Count(ranged) = %d", n)
+				}
 				_ = ix.TopValues("tier", e, 2)
 				_, _ = ix.Sum("n", e)
 				_ = ix.Estimate(ranged)
