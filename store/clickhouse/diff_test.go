@@ -16,38 +16,9 @@ import (
 
 var diffN = flag.Int("diff.n", 400, "random expressions in TestPushdownDifferential")
 
-// diffYAML is the catalog of the differential test: every type, values:
-// lists, derived values and predicates, static and referencing cohorts.
-const diffYAML = `version: 1
-attributes:
-  user_id: {type: string, key: true}
-  tier:    {type: string, values: [champion, loyal, casual, "é-x", "a'b"]}
-  s1:      {type: string}
-  s2:      {type: string}
-  i1:      {type: int}
-  i2:      {type: int}
-  f1:      {type: float}
-  f2:      {type: float}
-  b1:      {type: bool}
-  b2:      {type: bool}
-  t1:      {type: timestamp}
-  t2:      {type: timestamp}
-  l1:      {type: "list<string>"}
-  l2:      {type: "list<string>"}
-derived:
-  ds1: days_since(t1)
-  active: "i1 > 3 AND b1"
-  tier_alias: tier
-  hot: "active OR ds1 <= 7"
-cohorts:
-  g:
-    c_sport: "s1 CONTAINS 'a' OR ds1 < 7"
-    c_ref: "cohort('c_sport') AND NOT cohort('vip')"
-    vip:
-      members: [u001, u003, u005, nobody]
-  h:
-    c_deep: "cohort('c_ref') OR (f1 > 0.5 AND 'a' IN l1)"
-`
+// diffYAML is the compiler's differential-test catalog, so the pushdown is
+// checked on exactly the expressions the other backends are.
+const diffYAML = compilertest.DiffCatalog
 
 // TestPushdownDifferential loads random users (NULL-heavy, edge-case
 // values) into ClickHouse with Load, reads them back with ReadIndex, and
