@@ -48,10 +48,11 @@ type recsHandlers struct {
 	recommend, cohort, feedback, experiment fiber.Handler
 }
 
-// start loads the recommender from dataDir (articles.ndjson, events.ndjson;
-// "" for the demo population's files) in the background and mounts its
-// routes on srv.
-func (f *recsFlags) start(ctx context.Context, srv *server.Server, dataDir string, demo store.DemoOptions,
+// start loads the recommender in the background from dataDir
+// (articles.ndjson, events.ndjson), from the demo population's files (demo),
+// or empty (dataDir "": articles come from events), and mounts its routes on
+// srv.
+func (f *recsFlags) start(ctx context.Context, srv *server.Server, dataDir string, demo bool,
 	clock func() time.Time, experiments []byte, log *slog.Logger) (*recsRun, error) {
 	opts := recommend.Options{Now: clock, Logger: log, Cohorts: cohortLookup(srv)}
 	if experiments != nil {
@@ -83,9 +84,9 @@ func (f *recsFlags) start(ctx context.Context, srv *server.Server, dataDir strin
 	go func() {
 		start := time.Now()
 		dir := dataDir
-		if dir == "" {
+		if demo {
 			var err error
-			if dir, err = store.DemoData(ctx, demo, 2_000, 300_000); err != nil {
+			if dir, err = store.DemoData(ctx, store.DemoOptions{}, 2_000, 300_000); err != nil {
 				log.Error("recommendations are off: cannot make the demo articles and reads", "err", err)
 				return
 			}
@@ -104,7 +105,16 @@ func (f *recsFlags) start(ctx context.Context, srv *server.Server, dataDir strin
 			}
 			opts.ArticleIndex, opts.UserIndex = arts, users
 		}
-		rec, stats, err := recommend.Load(ctx, dir, opts)
+		var (
+			rec   *recommend.Recommender
+			stats recommend.LoadStats
+			err   error
+		)
+		if dir == "" {
+			rec, err = recommend.New(opts)
+		} else {
+			rec, stats, err = recommend.Load(ctx, dir, opts)
+		}
 		if err != nil {
 			log.Error("recommendations are off: cannot load articles and reads", "dir", dir, "err", err)
 			return

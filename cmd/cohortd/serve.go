@@ -14,7 +14,6 @@ import (
 	"github.com/cohortd/cohortd/compiler"
 	"github.com/cohortd/cohortd/server"
 	"github.com/cohortd/cohortd/server/realtime"
-	"github.com/cohortd/cohortd/store"
 	"github.com/spf13/cobra"
 )
 
@@ -89,11 +88,11 @@ gracefully.`,
 				return rt.p.Rebase(set, ix, asOf) // rt exists before the first refresh
 			})
 			ctx := cmd.Context()
-			recsDir, err := src.recommendationsDir(ch.enabled())
+			recsDir, recsDemo, err := src.recommendationsDir(ch.enabled())
 			if err != nil {
 				return err
 			}
-			rr, err := recs.start(ctx, srv, recsDir, store.DemoOptions{}, clock, experiments, log)
+			rr, err := recs.start(ctx, srv, recsDir, recsDemo, clock, experiments, log)
 			if err != nil {
 				return err
 			}

@@ -130,22 +130,20 @@ func quietLogger() *slog.Logger {
 }
 
 // recommendationsDir is where the recommender reads articles.ndjson and
-// events.ndjson: the --data directory; "" for the demo population's files;
-// an empty directory when --data is a single users file or the users come
-// from elsewhere (the catalog then fills from article_published events).
-func (s *source) recommendationsDir(usersElsewhere bool) (string, error) {
-	if s.data == "" && !usersElsewhere {
-		return "", nil
-	}
+// events.ndjson: the --data directory, or the demo population's files (demo)
+// when there is no --data and the users do not come from elsewhere. It is ""
+// when --data is a single users file or the users come from elsewhere: the
+// catalog then fills from article_published events.
+func (s *source) recommendationsDir(usersElsewhere bool) (dir string, demo bool, err error) {
 	if s.data == "" {
-		return os.MkdirTemp("", "cohortd-no-articles-")
+		return "", !usersElsewhere, nil
 	}
 	st, err := os.Stat(s.data)
 	if err != nil {
-		return "", fmt.Errorf("cannot read --data %q: %w", s.data, err)
+		return "", false, fmt.Errorf("cannot read --data %q: %w", s.data, err)
 	}
 	if st.IsDir() {
-		return s.data, nil
+		return s.data, false, nil
 	}
-	return os.MkdirTemp("", "cohortd-no-articles-")
+	return "", false, nil
 }
