@@ -275,3 +275,19 @@ func TestServeRefusesStateDirWithClickHouse(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 }
+
+func TestExplainPrintsExpressionPlanAndSQL(t *testing.T) {
+	code, out, errOut := cli(t, "explain", "--cohorts", "../../cohorts.yaml", "--now", "2026-01-13T12:00:00Z", "--cohort", "champion")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"expression (normalised): engagement_tier == 'champion' AND days_since(last_visit_at) <= 6",
+		"last_visit_at > 2026-01-06T12:00:00Z", // days_since < 7 as an exact range
+		"ClickHouse SQL", "toInt64(`last_visit_at`) >= 1767700801",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain output lacks %q:\n%s", want, out)
+		}
+	}
+}

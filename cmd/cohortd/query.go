@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/cohortd/cohortd/bitmaps"
@@ -182,8 +183,11 @@ query --pushdown runs.`,
 				}
 			}
 			now := clock()
-			fmt.Fprintln(cmd.OutOrStdout(), compiler.NewEvaluator(set, ix).Explain(q, now))
-			fmt.Fprintln(cmd.OutOrStdout(), explainSQL(q, now))
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "expression (normalised): %s\n", q)
+			fmt.Fprintf(out, "bitmap plan as of %s:\n", now.UTC().Format(time.RFC3339))
+			fmt.Fprintln(out, compiler.NewEvaluator(set, ix).Explain(q, now))
+			fmt.Fprintln(out, explainSQL(q, now))
 			return nil
 		},
 	}
