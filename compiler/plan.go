@@ -47,6 +47,38 @@ type planBuilder struct {
 	env PlanEnv
 }
 
+// logic plans an n-ary AND (and) or OR: constants fold away (All is AND's
+// identity and OR's absorbing element, None the reverse), a single term
+// stands alone, and AND terms are ordered by estimated cardinality.
+func (pb *planBuilder) logic(nodes []node, and bool) bitmaps.Node {
+	identity, absorbing := bitmaps.Node(bitmaps.All{}), bitmaps.Node(bitmaps.None{})
+	if !and {
+		identity, absorbing = absorbing, identity
+	}
+	terms := make([]bitmaps.Node, 0, len(nodes))
+	for _, t := range nodes {
+		p := pb.build(t)
+		switch p {
+		case absorbing:
+			return absorbing
+		case identity:
+			continue
+		}
+		terms = append(terms, p)
+	}
+	switch len(terms) {
+	case 0:
+		return identity
+	case 1:
+		return terms[0]
+	}
+	if !and {
+		return &bitmaps.Or{Terms: terms}
+	}
+	pb.order(terms)
+	return &bitmaps.And{Terms: terms}
+}
+
 func (pb *planBuilder) build(n node) bitmaps.Node {
 	switch n := n.(type) {
 	case *constNode:
@@ -55,44 +87,9 @@ func (pb *planBuilder) build(n node) bitmaps.Node {
 		}
 		return bitmaps.None{}
 	case *andNode:
-		terms := make([]bitmaps.Node, 0, len(n.terms))
-		for _, t := range n.terms {
-			p := pb.build(t)
-			switch p.(type) {
-			case bitmaps.None:
-				return bitmaps.None{}
-			case bitmaps.All:
-				continue
-			}
-			terms = append(terms, p)
-		}
-		switch len(terms) {
-		case 0:
-			return bitmaps.All{}
-		case 1:
-			return terms[0]
-		}
-		pb.order(terms)
-		return &bitmaps.And{Terms: terms}
+		return pb.logic(n.terms, true)
 	case *orNode:
-		terms := make([]bitmaps.Node, 0, len(n.terms))
-		for _, t := range n.terms {
-			p := pb.build(t)
-			switch p.(type) {
-			case bitmaps.All:
-				return bitmaps.All{}
-			case bitmaps.None:
-				continue
-			}
-			terms = append(terms, p)
-		}
-		switch len(terms) {
-		case 0:
-			return bitmaps.None{}
-		case 1:
-			return terms[0]
-		}
-		return &bitmaps.Or{Terms: terms}
+		return pb.logic(n.terms, false)
 	case *notNode:
 		switch x := pb.build(n.x).(type) {
 		case bitmaps.All:

@@ -399,22 +399,6 @@ func (b *matcherBuilder) cmp(n *cmpNode) rowMatcher {
 				return false, false
 			}
 		}
-		return cmpHolds(op, sign), true
+		return cmpSatisfies(op, sign), true
 	}
-}
-
-func cmpHolds(op dsl.CmpOp, sign int) bool {
-	switch op {
-	case dsl.OpEq:
-		return sign == 0
-	case dsl.OpNe:
-		return sign != 0
-	case dsl.OpLt:
-		return sign < 0
-	case dsl.OpLe:
-		return sign <= 0
-	case dsl.OpGt:
-		return sign > 0
-	}
-	return sign >= 0
 }

@@ -75,13 +75,8 @@ func (x *ExactIndex) Len() int {
 
 // Upsert adds items or replaces those with the same id.
 func (x *ExactIndex) Upsert(_ context.Context, items ...Item) error {
-	for _, it := range items {
-		if err := checkDim(x.dim, it.Vector); err != nil {
-			return fmt.Errorf("cannot index %q: %w", it.ID, err)
-		}
-		if err := checkFinite(it.Vector); err != nil {
-			return fmt.Errorf("cannot index %q: %w", it.ID, err)
-		}
+	if err := checkItems(x.dim, items); err != nil {
+		return err
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()

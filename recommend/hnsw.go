@@ -89,13 +89,8 @@ func (h *HNSWIndex) Len() int {
 
 // Upsert adds items or replaces those with the same id.
 func (h *HNSWIndex) Upsert(_ context.Context, items ...Item) error {
-	for _, it := range items {
-		if err := checkDim(h.dim, it.Vector); err != nil {
-			return fmt.Errorf("cannot index %q: %w", it.ID, err)
-		}
-		if err := checkFinite(it.Vector); err != nil {
-			return fmt.Errorf("cannot index %q: %w", it.ID, err)
-		}
+	if err := checkItems(h.dim, items); err != nil {
+		return err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()

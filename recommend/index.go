@@ -68,6 +68,20 @@ type VectorIndex interface {
 // index's dimension.
 var ErrDimension = errors.New("vector dimension mismatch")
 
+// checkItems checks every item's vector (dimension, finite values) before an
+// index changes anything, so a bad batch is refused whole.
+func checkItems(dim int, items []Item) error {
+	for _, it := range items {
+		if err := checkDim(dim, it.Vector); err != nil {
+			return fmt.Errorf("cannot index %q: %w", it.ID, err)
+		}
+		if err := checkFinite(it.Vector); err != nil {
+			return fmt.Errorf("cannot index %q: %w", it.ID, err)
+		}
+	}
+	return nil
+}
+
 func checkDim(want int, v []float32) error {
 	if len(v) != want {
 		return fmt.Errorf("%w: got %d values, want %d", ErrDimension, len(v), want)
