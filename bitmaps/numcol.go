@@ -87,18 +87,32 @@ func (c *numCol) get(id uint32) any {
 }
 
 func (c *numCol) set(id uint32, v any) {
-	if c.ex.CheckedRemove(id) {
-		b := c.bucketOf(c.keys.get(int(id)))
-		c.bms[b].Remove(id)
-		c.cards[b]--
-		c.n--
-		c.cpRemove(id, b)
-		c.dropSorted(b)
+	had := c.ex.Contains(id)
+	switch {
+	case v == nil:
+		if had {
+			c.clear(id)
+		}
+	case had:
+		c.replace(id, c.key(v))
+	default:
+		c.add(id, c.key(v))
 	}
-	if v == nil {
-		return
-	}
-	k := c.key(v)
+}
+
+// clear makes id, which has a value, NULL.
+func (c *numCol) clear(id uint32) {
+	c.ex.Remove(id)
+	b := c.bucketOf(c.keys.get(int(id)))
+	c.bms[b].Remove(id)
+	c.cards[b]--
+	c.n--
+	c.cpRemove(id, b)
+	c.dropSorted(b)
+}
+
+// add gives id, which is NULL, the key k.
+func (c *numCol) add(id uint32, k uint64) {
 	c.keys.set(int(id), k)
 	c.ex.Add(id)
 	c.n++
@@ -108,6 +122,27 @@ func (c *numCol) set(id uint32, v any) {
 	c.cpAdd(id, b)
 	c.dropSorted(b)
 	c.maybeSplit(b)
+}
+
+// replace changes the key of id, which has a value, to k. The non-NULL
+// set, its dense mirror and the count stay as they are; only a change of
+// bucket moves id between bucket bitmaps and checkpoints. This is the
+// real-time path (a timestamp moving forward), so it does the least work.
+func (c *numCol) replace(id uint32, k uint64) {
+	from := c.bucketOf(c.keys.get(int(id)))
+	c.keys.set(int(id), k)
+	c.dropSorted(from) // its keys changed
+	to := c.bucketOf(k)
+	if to == from {
+		return
+	}
+	c.bms[from].Remove(id)
+	c.cards[from]--
+	c.bms[to].Add(id)
+	c.cards[to]++
+	c.cpMove(id, from, to)
+	c.dropSorted(to)
+	c.maybeSplit(to)
 }
 
 func (c *numCol) present() (*roaring.Bitmap, bool) { return c.ex, false }
@@ -304,4 +339,21 @@ func (c *numCol) eqBitmap(k uint64) (*roaring.Bitmap, bool) {
 	res := roaring.New()
 	c.scan(c.bms[b], k, k, true, res.AddMany)
 	return res, true
+}
+
+// cpMove moves id from bucket from to bucket to in the checkpoints (a
+// checkpoint at a holds the ids of buckets < a); the mirror of the
+// non-NULL set does not change.
+func (c *numCol) cpMove(id uint32, from, to int) {
+	for i := range c.cps {
+		cp := &c.cps[i]
+		switch in, was := to < cp.at, from < cp.at; {
+		case was && !in:
+			cp.d.clear(id)
+			cp.card--
+		case in && !was:
+			cp.d.set(id)
+			cp.card++
+		}
+	}
 }
