@@ -232,19 +232,16 @@ func (a *Applier) pageView(ev *Event) (Result, error) {
 	var err error
 	if a.lastVisit >= 0 {
 		sec := ev.TS.Unix()
-		var cur any
-		if exists {
-			cur = a.ix.Value(id, a.lvName)
+		moved := true
+		if exists { // known id: skip the dictionary; read and write under one lock
+			moved, err = a.ix.Advance(id, a.lvName, sec)
+		} else {
+			id, err = a.ix.Set(ev.UserID, a.lvName, sec)
 		}
-		if c, ok := cur.(int64); !ok || sec > c {
-			if exists { // known id: skip the dictionary
-				err = a.ix.SetByID(id, a.lvName, sec)
-			} else {
-				id, err = a.ix.Set(ev.UserID, a.lvName, sec)
-			}
-			if err != nil {
-				return Result{}, fmt.Errorf("cannot apply page_view of %q: %w", ev.UserID, err)
-			}
+		if err != nil {
+			return Result{}, fmt.Errorf("cannot apply page_view of %q: %w", ev.UserID, err)
+		}
+		if moved {
 			res.Fields = a.lvFields
 		}
 	} else if !exists {
