@@ -139,6 +139,9 @@ var nullBytes = []byte("null")
 // Decode decodes one event. Every problem is a *MalformedError naming the
 // field; unknown JSON fields are ignored (newer producers may add some).
 func (d *Decoder) Decode(data []byte) (Event, error) {
+	if ev, ok := d.decodeFlat(data); ok {
+		return ev, nil
+	}
 	if ev, ok := d.decodeFast(data); ok {
 		return ev, nil
 	}

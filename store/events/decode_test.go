@@ -161,6 +161,9 @@ func FuzzDecode(f *testing.F) {
 		`{"type": "profile_update", "user_id": "u", "ts": "2026-01-13T08:00:00Z", "attributes": {"visits_30d": 1, "cohort_tags": ["a"]}}`,
 		`{"type": "article_published", "article_id": "a", "ts": "2026-01-13T08:00:00Z", "embedding": [1]}`,
 		`nope`, `{}`, `{"type": null}`,
+		`{"event_id":"pv-1","type":"page_view","user_id":"u-1","ts":"2026-01-13T00:00:00.001Z","article_id":"a-1","topics":["cycling","gear"],"device":"app"}`,
+		` { "Type" : "session_end", "user_id": "ü-2", "ts": "2026-01-13T08:00:00+01:00", "x": ["a"], "type": "user_deleted" } `,
+		`{"type": "article_published", "article_id": "a", "ts": "2026-01-13T08:00:00Z", "topics": [], "title": "t\u00e9"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -170,6 +173,12 @@ func FuzzDecode(f *testing.F) {
 			slow, err := d.decodeSlow(data)
 			if err != nil || !reflect.DeepEqual(fast, slow) {
 				t.Fatalf("fast path %+v, slow path %+v, %v", fast, slow, err)
+			}
+		}
+		if flat, ok := d.decodeFlat(data); ok {
+			slow, err := d.decodeSlow(data)
+			if err != nil || !reflect.DeepEqual(flat, slow) {
+				t.Fatalf("flat path %+v, slow path %+v, %v", flat, slow, err)
 			}
 		}
 		ev, err := d.Decode(data)
@@ -186,4 +195,59 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("decoded %s without user_id", ev.Type)
 		}
 	})
+}
+
+// TestDecodeFlat checks which inputs the reflection-free path takes (the
+// common events) and which it leaves to the general decoders, and that
+// what it takes decodes as they would.
+func TestDecodeFlat(t *testing.T) {
+	d := NewDecoder("user_id", testSchema)
+	tests := []struct {
+		name string
+		in   string
+		flat bool
+	}{
+		{"page view", `{"event_id":"pv-1","type":"page_view","user_id":"u-1","ts":"2026-01-13T00:00:00.001Z","article_id":"a-1","topics":["cycling","gear"],"device":"app"}`, true},
+		{"spaces, unicode, unknown string fields", " {\n\"type\" : \"session_end\",\t\"user_id\": \"ü-2\", \"ts\": \"2026-01-13T08:00:00+01:00\", \"x\": [\"a\"], \"y\": \"z\" } ", true},
+		{"repeated field: the last wins", `{"type": "page_view", "user_id": "u-1", "ts": "2026-01-13T08:00:00Z", "user_id": "u-2", "topics": ["a"], "topics": []}`, true},
+		{"article without embedding", `{"type": "article_published", "article_id": "a", "ts": "2026-01-13T08:00:00Z", "title": "T", "topics": ["x"]}`, true},
+		{"user deleted", `{"event_id": "e", "type": "user_deleted", "user_id": "u", "ts": "2026-01-13T08:00:00Z"}`, true},
+		{"escape", `{"type": "page_view", "user_id": "u\u00e9", "ts": "2026-01-13T08:00:00Z"}`, false},
+		{"field name in another case", `{"Type": "page_view", "user_id": "u", "ts": "2026-01-13T08:00:00Z"}`, false},
+		{"null", `{"type": "page_view", "user_id": "u", "ts": "2026-01-13T08:00:00Z", "device": null}`, false},
+		{"number", `{"type": "page_view", "user_id": "u", "ts": "2026-01-13T08:00:00Z", "n": 1}`, false},
+		{"profile update", `{"type": "profile_update", "user_id": "u", "ts": "2026-01-13T08:00:00Z", "attributes": {}}`, false},
+		{"embedding", `{"type": "article_published", "article_id": "a", "ts": "2026-01-13T08:00:00Z", "embedding": [1]}`, false},
+		{"empty user_id", `{"type": "page_view", "user_id": "", "ts": "2026-01-13T08:00:00Z"}`, false},
+		{"bad ts", `{"type": "page_view", "user_id": "u", "ts": "soon"}`, false},
+		{"invalid UTF-8", "{\"type\": \"page_view\", \"user_id\": \"u\xff\", \"ts\": \"2026-01-13T08:00:00Z\"}", false},
+		{"trailing data", `{"type": "page_view", "user_id": "u", "ts": "2026-01-13T08:00:00Z"} x`, false},
+		{"truncated", `{"type": "page_view", "user_id": "u", "ts": "2026-01-13T08:00:00Z"`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			flat, ok := d.decodeFlat([]byte(tt.in))
+			if ok != tt.flat {
+				t.Fatalf("decodeFlat ok = %v, want %v", ok, tt.flat)
+			}
+			if !ok {
+				return
+			}
+			slow, err := d.decodeSlow([]byte(tt.in))
+			if err != nil || !reflect.DeepEqual(flat, slow) {
+				t.Fatalf("flat path %+v, slow path %+v, %v", flat, slow, err)
+			}
+		})
+	}
+}
+
+func BenchmarkDecodePageView(b *testing.B) {
+	d := NewDecoder("user_id", testSchema)
+	in := []byte(`{"event_id":"pv-12345","type":"page_view","user_id":"8c4f0b7e-2f1d-4c1b-9a0e-3f5d6c7b8a90","ts":"2026-01-13T00:00:12.345Z","article_id":"a-77","topics":["cycling","gear"],"device":"app"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.Decode(in); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
