@@ -16,9 +16,10 @@ const DefaultLastVisitField = "last_visit_at"
 // DefaultDedupeWindow is how many recent event_ids an Applier remembers.
 const DefaultDedupeWindow = 1 << 20
 
-// Hooks are called by Apply, synchronously, after the event's effect on the
-// index and the history; they must be quick (hand work off to a goroutine)
-// and must not call the Applier. A nil hook is skipped.
+// Hooks are called after the event's effect on the index and the history:
+// by Apply, or with Applier.Background by its goroutine, in event order.
+// They must be quick (hand work off to a goroutine) and must not call the
+// Applier. A nil hook is skipped.
 type Hooks struct {
 	// SessionEnd: the recommender recomputes the user's short-term
 	// embedding from the read history.
@@ -96,6 +97,8 @@ type Applier struct {
 	held  map[string][]heldTS // user → per-attribute time of the value held
 	tombs map[uint64]int64    // hash of a deleted user_id → deletion time (Unix ns)
 	seen  *seenIDs
+
+	side *sideWorker // non-nil while Background runs
 }
 
 // heldTS is the time (Unix ns) of the profile_update that set a field.
@@ -181,7 +184,7 @@ func (a *Applier) Apply(ev *Event) (Result, error) {
 		if why := a.tombstoned(ev); why != "" {
 			res.Ignored = why
 		} else if a.hooks.SessionEnd != nil {
-			a.hooks.SessionEnd(ev.UserID, ev.TS)
+			a.sideEffect(sideOp{kind: sideSessionEnd, user: ev.UserID, ts: ev.TS})
 		}
 	case ArticlePublished:
 		art := Article{ID: ev.ArticleID, Title: ev.Title, Topics: ev.Topics, PublishedAt: ev.TS, Embedding: ev.Embedding}
@@ -251,7 +254,7 @@ func (a *Applier) pageView(ev *Event) (Result, error) {
 	}
 	res.ID = id
 	if ev.ArticleID != "" {
-		a.history.Add(ev.UserID, ev.ArticleID, ev.TS)
+		a.sideEffect(sideOp{kind: sideRead, user: ev.UserID, art: ev.ArticleID, ts: ev.TS})
 	}
 	return res, nil
 }
@@ -330,11 +333,8 @@ func (a *Applier) userDeleted(ev *Event) Result {
 		a.tombs[h] = ev.TS.UnixNano()
 	}
 	res.Deleted = a.ix.Delete(ev.UserID)
-	a.history.Delete(ev.UserID)
 	delete(a.held, ev.UserID)
-	if a.hooks.UserDeleted != nil {
-		a.hooks.UserDeleted(ev.UserID)
-	}
+	a.sideEffect(sideOp{kind: sideForget, user: ev.UserID, runHookToo: a.hooks.UserDeleted != nil})
 	return res
 }
 

@@ -23,6 +23,7 @@ const stateMagic = "cohortd-events-state-1\n"
 // no event is being applied, together with the index's WriteTo, so that the
 // two describe the same instant.
 func (a *Applier) WriteState(w io.Writer) error {
+	a.Flush()
 	e := &enc{w: bufio.NewWriterSize(w, 1<<16)}
 	e.raw([]byte(stateMagic))
 
@@ -105,6 +106,7 @@ func (h *MemHistory) writeTo(e *enc) {
 // WriteState. The history is restored into the Applier's *MemHistory (a
 // history of another type is left alone). On error the Applier is unchanged.
 func (a *Applier) ReadState(r io.Reader) error {
+	a.Flush()
 	d := &dec{r: bufio.NewReaderSize(r, 1<<16)}
 	magic := make([]byte, len(stateMagic))
 	d.full(magic)
