@@ -165,8 +165,32 @@ type curUser struct {
 	id uint32
 }
 
-// History is the users' read history (for the recommender).
-func (p *Pipeline) History() events.HistoryReader { return p.cfg.Events.History }
+// History is the users' read history. While Run runs, reads are written
+// by a goroutine of their own (events.Applier.Background); this reader
+// waits for the events applied so far before answering.
+func (p *Pipeline) History() events.HistoryReader { return flushedHistory{p} }
+
+type flushedHistory struct{ p *Pipeline }
+
+func (h flushedHistory) Reads(userID string, n int) []events.Read {
+	h.p.flushSide()
+	return h.p.cfg.Events.History.Reads(userID, n)
+}
+
+func (h flushedHistory) HasRead(userID, articleID string) bool {
+	h.p.flushSide()
+	return h.p.cfg.Events.History.HasRead(userID, articleID)
+}
+
+// flushSide waits for the side effects (history, hooks) of the events
+// applied so far.
+func (p *Pipeline) flushSide() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.applier != nil {
+		p.applier.Flush()
+	}
+}
 
 // Articles is the article catalog fed by article_published events.
 func (p *Pipeline) Articles() *events.Articles { return p.cfg.Events.Articles }
@@ -320,6 +344,7 @@ func (p *Pipeline) Apply(ev *events.Event, source string, arrived time.Time) (Ou
 	if p.applier == nil {
 		return Outcome{}, errNotReady
 	}
+	defer p.applier.Publish()
 	return p.applyLocked(ev, source, arrived)
 }
 
@@ -538,6 +563,7 @@ func (p *Pipeline) handleBatch(batch []fetched) {
 		it := &batch[i]
 		p.handleLocked(it.m, it.ev, it.err, it.dec)
 	}
+	p.applier.Publish()
 }
 
 // handleLocked applies one Kafka message.

@@ -30,6 +30,17 @@ func (p *Pipeline) Run(ctx context.Context, src Source) error {
 	case <-ctx.Done():
 		return nil
 	}
+	// The read history and the hooks get a goroutine of their own, so
+	// that applying events is mostly index writes (checkpoints wait for
+	// it: see checkpoint).
+	p.mu.Lock()
+	stopSide := p.applier.Background()
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		stopSide()
+		p.mu.Unlock()
+	}()
 	items := make(chan fetched, 4096)
 	fetchErr := make(chan error, 1)
 	fetchCtx, stopFetch := context.WithCancel(ctx)
@@ -148,6 +159,9 @@ func (p *Pipeline) checkpoint(ctx context.Context, src Source) error {
 		p.mu.Unlock()
 		return nil
 	}
+	// The history writes and hooks of the events done must have run
+	// before their offsets count as done (an erasure reaches the hooks).
+	p.applier.Flush()
 	pos := positions(p.done)
 	var snap *captured
 	if p.cfg.StateDir != "" && p.dirty {
