@@ -2,6 +2,7 @@ package bitmaps
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -151,5 +152,112 @@ func TestBadSchemaDoesNotPanic(t *testing.T) {
 	}
 	if b.Build().Len() != 1 {
 		t.Fatal("build over a bad schema lost the user")
+	}
+}
+
+// TestBuilderDuplicatesSortedAndNot feeds user_ids mostly in ascending
+// order (the sorted path compares with the previous user_id) with
+// repeats and out-of-order ids mixed in (the hash path): exactly the
+// repeats fail, and the index equals one made by Upsert.
+func TestBuilderDuplicatesSortedAndNot(t *testing.T) {
+	schema := Schema{{"n", KindInt}}
+	tests := []struct {
+		name string
+		ids  []string
+	}{
+		{"sorted", []string{"a", "b", "c", "d"}},
+		{"sorted with a repeat of the previous", []string{"a", "b", "b", "c"}},
+		{"repeat of an earlier id after going out of order", []string{"a", "c", "e", "b", "c", "a", "f", "f"}},
+		{"out of order at once", []string{"z", "a", "z", "y", "a"}},
+		{"repeat of an earlier id while still sorted", []string{"a", "b", "c", "c", "d", "a"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := NewBuilder(schema)
+			want := NewIndex(schema)
+			seen := map[string]bool{}
+			for i, u := range tc.ids {
+				err := b.Add(u, Row{int64(i)})
+				if dup := seen[u]; dup != errors.Is(err, ErrDuplicateUser) || (!dup && err != nil) {
+					t.Fatalf("Add(%q) #%d: err = %v, duplicate = %v", u, i, err, dup)
+				}
+				if !seen[u] {
+					seen[u] = true
+					if _, err := want.Upsert(u, Row{int64(i)}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			ix := b.Build()
+			if ix.Len() != len(seen) {
+				t.Fatalf("Len = %d, want %d", ix.Len(), len(seen))
+			}
+			for u := range seen {
+				id, ok := ix.Lookup(u)
+				wid, _ := want.Lookup(u)
+				if !ok || ix.Value(id, "n") != want.Value(wid, "n") {
+					t.Fatalf("%q: found %v, n = %v, want %v", u, ok, ix.Value(id, "n"), want.Value(wid, "n"))
+				}
+			}
+			if _, ok := ix.Lookup("nobody"); ok {
+				t.Fatal("Lookup found a user never added")
+			}
+		})
+	}
+}
+
+// TestRowWriterMatchesAdd: the typed setters build the same index as Add
+// with the same values boxed in a Row, and reject what Add rejects.
+func TestRowWriterMatchesAdd(t *testing.T) {
+	schema := Schema{{"s", KindString}, {"i", KindInt}, {"f", KindFloat}, {"b", KindBool}, {"t", KindTime}, {"l", KindStringList}}
+	type row struct {
+		user    string
+		set     func(w *RowWriter)
+		boxed   Row
+		wantErr error
+	}
+	full := func(w *RowWriter) {
+		w.String(0, "x")
+		w.Int(1, -3)
+		w.Float(2, 2.5)
+		w.Bool(3, true)
+		w.Int(4, 1700000000)
+		w.List(5, []string{"a", "b"})
+	}
+	rows := []row{
+		{"u1", full, Row{"x", int64(-3), 2.5, true, int64(1700000000), []string{"a", "b"}}, nil},
+		{"u2", func(w *RowWriter) {}, make(Row, 6), nil},
+		{"u3", func(w *RowWriter) { w.Float(2, 0); w.List(5, nil); w.Int(2, 4) }, Row{nil, nil, 4.0, nil, nil, nil}, nil},
+		{"u4", func(w *RowWriter) { w.Float(2, math.Copysign(0, -1)) }, Row{nil, nil, 0.0, nil, nil, nil}, nil},
+		{"u5", func(w *RowWriter) { full(w); w.Null(0); w.Null(5) }, Row{nil, int64(-3), 2.5, true, int64(1700000000), nil}, nil},
+		{"u6", func(w *RowWriter) { w.Float(2, math.NaN()) }, Row{nil, nil, math.NaN(), nil, nil, nil}, ErrNotFinite},
+		{"u6", func(w *RowWriter) { w.String(1, "ten") }, Row{nil, "ten", nil, nil, nil, nil}, ErrWrongType},
+		{"u6", func(w *RowWriter) { w.Float(1, 1) }, Row{nil, 1.0, nil, nil, nil, nil}, ErrWrongType},
+		{"u1", full, Row{"x", int64(-3), 2.5, true, int64(1700000000), []string{"a", "b"}}, ErrDuplicateUser},
+		{"", full, Row{"x", int64(-3), 2.5, true, int64(1700000000), []string{"a", "b"}}, ErrEmptyUserID},
+	}
+	typed, boxed := NewBuilder(schema), NewBuilder(schema)
+	w := typed.Writer()
+	for _, r := range rows {
+		r.set(w)
+		errTyped := w.Commit(r.user)
+		errBoxed := boxed.Add(r.user, r.boxed)
+		if !errors.Is(errTyped, r.wantErr) || !errors.Is(errBoxed, r.wantErr) || (r.wantErr == nil) != (errTyped == nil) {
+			t.Fatalf("user %q: Commit err = %v, Add err = %v, want %v", r.user, errTyped, errBoxed, r.wantErr)
+		}
+		if errTyped != nil && errBoxed != nil && errTyped.Error() != errBoxed.Error() {
+			t.Fatalf("user %q: Commit says %q, Add says %q", r.user, errTyped, errBoxed)
+		}
+	}
+	a, b := typed.Build(), boxed.Build()
+	if a.Len() != 5 || b.Len() != 5 {
+		t.Fatalf("Len = %d and %d, want 5", a.Len(), b.Len())
+	}
+	for id := range uint32(5) {
+		ra, _ := a.Row(id)
+		rb, _ := b.Row(id)
+		if fmt.Sprint(ra) != fmt.Sprint(rb) {
+			t.Fatalf("id %d: typed row %v, boxed row %v", id, ra, rb)
+		}
 	}
 }

@@ -289,3 +289,27 @@ func (l *sortedIDs) bytes() int {
 	}
 	return n
 }
+
+// appendID appends s as a new id without touching the hash table (the
+// Builder's sorted path; buildTable indexes them later).
+func (d *userDict) appendID(s string) error {
+	if d.n() >= math.MaxUint32-2 || uint64(len(d.arena))+uint64(len(s)) > maxArena {
+		return ErrIndexFull
+	}
+	d.arena = append(d.arena, s...)
+	d.offs = append(d.offs, uint32(len(d.arena)))
+	d.live++
+	return nil
+}
+
+// buildTable (re)builds the hash table over every id, all live and
+// distinct, sized for at least expect ids.
+func (d *userDict) buildTable(expect int) {
+	n := d.n()
+	d.ctrl, d.table, d.used = nil, nil, 0
+	d.rehash(max(16, nextPow2(max(n, expect)*3/2+1)))
+	for id := range n {
+		d.insert(uint32(id))
+	}
+	d.live = n
+}
