@@ -100,7 +100,7 @@ func (f *clickhouseFlags) readIndex(ctx context.Context, set *compiler.Set, skip
 	if err != nil {
 		return nil, err
 	}
-	attrs := []any{"users", ix.Len(), "took", st.Took.Round(time.Millisecond).String(), "source", tb.Name()}
+	attrs := []any{"users", ix.Len(), "took", st.Took.Round(time.Millisecond).String(), "reading", st.ScanTook.Round(time.Millisecond).String(), "source", tb.Name()}
 	if st.Skipped > 0 {
 		attrs = append(attrs, "skipped_bad_rows", st.Skipped, "first_errors", st.FirstErrors)
 	}

@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cohortd/cohortd/bitmaps"
 	"github.com/cohortd/cohortd/compiler"
 	"github.com/cohortd/cohortd/store/clickhouse"
+	"github.com/cohortd/cohortd/store/clickhouse/chtest"
 	"github.com/cohortd/cohortd/store/gen"
 )
 
@@ -20,6 +23,15 @@ import (
 //
 //	go test ./store/clickhouse -run '^$' -bench . -benchtime 1x -ch.bench.users 10000000
 var benchUsersFlag = flag.String("ch.bench.users", "100000", "comma-separated population sizes of the ClickHouse benchmarks")
+
+// benchTableFlag names an existing table (loaded with `cohortd load` from
+// the root cohorts.yaml's catalog) that BenchmarkReadIndex reads instead of
+// generating and loading one, e.g. for the 10M figure:
+//
+//	cohortd gen --out /tmp/d10m --users 10000000
+//	cohortd load --data /tmp/d10m --clickhouse 127.0.0.1:9000 --table users10m
+//	go test ./store/clickhouse -run '^$' -bench ReadIndex -benchtime 1x -ch.bench.table users10m
+var benchTableFlag = flag.String("ch.bench.table", "", "an existing table of the default database for BenchmarkReadIndex (with -ch.bench.users ignored)")
 
 func benchSizes(b *testing.B) []int {
 	var out []int
@@ -71,6 +83,10 @@ func benchTable(b *testing.B, n int) (*clickhouse.Table, *compiler.Set) {
 // BenchmarkReadIndex reads every user of a ClickHouse table into a new
 // index (what serve does at start-up and on a full refresh).
 func BenchmarkReadIndex(b *testing.B) {
+	if *benchTableFlag != "" {
+		benchReadExisting(b, *benchTableFlag)
+		return
+	}
 	for _, n := range benchSizes(b) {
 		b.Run(fmt.Sprintf("users_%d", n), func(b *testing.B) {
 			tb, _ := benchTable(b, n)
@@ -133,4 +149,43 @@ func BenchmarkCohortCount(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchReadExisting reads the existing table name (of the database
+// COHORTD_TEST_CLICKHOUSE's server calls default) into an index.
+func benchReadExisting(b *testing.B, name string) {
+	c, err := clickhouse.Open(clickhouse.Config{Addr: chtest.Addr(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	set, err := compiler.Load(filepath.Join("..", "..", "cohorts.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	tb, err := c.Table(ctx, name, set.Key(), set.Schema())
+	if err != nil {
+		b.Fatal(err)
+	}
+	n, err := tb.CountRows(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run(fmt.Sprintf("table_%s", name), func(b *testing.B) {
+		b.ReportAllocs()
+		var ix *bitmaps.Index
+		for b.Loop() {
+			ix = nil
+			runtime.GC()
+			if ix, _, err = tb.ReadIndex(ctx, clickhouse.ReadOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if int64(ix.Len()) != n {
+			b.Fatalf("read %d users, want %d", ix.Len(), n)
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "users/s")
+		b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/read")
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,9 @@ type ReadStats struct {
 	// table has that column; the watermark of the next incremental refresh.
 	MaxUpdated int64
 	Took       time.Duration
+	// ScanTook is the part of Took spent reading rows (the rest builds
+	// the index's bitmaps).
+	ScanTook time.Duration
 
 	dups int64 // skipped rows repeating a key
 }
@@ -73,129 +77,56 @@ func (e *RowError) Error() string {
 
 func (e *RowError) Unwrap() error { return e.Err }
 
-// cell holds one column's scan destination.
-type cell struct {
-	s  string
-	ps *string
-	i  int64
-	pi *int64
-	u  uint64
-	pu *uint64
-	f  float64
-	pf *float64
-	b  uint8
-	pb *uint8
-}
+// The read query packs every string-like value of a row (the key, string
+// columns and lists) into one string, and the NULL flags of nullable
+// numbers into its first bytes: clickhouse-go allocates twice for each
+// string cell it scans and once for each non-NULL nullable number, so one
+// packed string and plain numbers per row cost a fraction of a cell each.
+//
+// The packed layout: one '0' or '1' per nullable number column (1 = NULL),
+// then for the key and each string or list column in order either '~'
+// (NULL) or the value's byte length, ':' and its bytes. A list's value is
+// listSel's encoding.
 
-func (c *cell) dest(col *column) any {
-	switch col.scan {
-	case scanString:
-		if col.nullable {
-			return &c.ps
-		}
-		return &c.s
-	case scanInt64:
-		if col.nullable {
-			return &c.pi
-		}
-		return &c.i
-	case scanUInt64:
-		if col.nullable {
-			return &c.pu
-		}
-		return &c.u
-	case scanFloat64:
-		if col.nullable {
-			return &c.pf
-		}
-		return &c.f
-	case scanBool:
-		if col.nullable {
-			return &c.pb
-		}
-		return &c.b
-	}
-	return &c.s // scanList: the encoded list
-}
+// packed reports whether c travels in the packed string.
+func (c *column) packed() bool { return c.scan == scanString || c.scan == scanList }
 
-// value returns the scanned value in bitmaps.Row form (nil is NULL), or a
-// message for a value the index cannot hold. A list's elements are appended
-// to *arena (a new slice when arena is nil) and the value is a subslice.
-func (c *cell) value(col *column, arena *[]string) (any, string) {
-	switch col.scan {
-	case scanString:
-		if col.nullable {
-			if c.ps == nil {
-				return nil, ""
-			}
-			return *c.ps, ""
-		}
-		return c.s, ""
-	case scanInt64:
-		if col.nullable {
-			if c.pi == nil {
-				return nil, ""
-			}
-			return *c.pi, ""
-		}
-		return c.i, ""
-	case scanUInt64:
-		u := c.u
-		if col.nullable {
-			if c.pu == nil {
-				return nil, ""
-			}
-			u = *c.pu
-		}
-		if u > math.MaxInt64 {
-			return nil, fmt.Sprintf("%d does not fit an int (at most 2^63-1)", u)
-		}
-		return int64(u), ""
-	case scanFloat64:
-		if col.nullable {
-			if c.pf == nil {
-				return nil, ""
-			}
-			return *c.pf, ""
-		}
-		return c.f, ""
-	case scanBool:
-		b := c.b
-		if col.nullable {
-			if c.pb == nil {
-				return nil, ""
-			}
-			b = *c.pb
-		}
-		if b > 1 {
-			return nil, fmt.Sprintf("%d is not a bool (0 or 1)", b)
-		}
-		return b == 1, ""
-	}
-	if c.s == "" {
-		return nil, ""
-	}
-	var buf []string
-	if arena != nil {
-		buf = *arena
-	}
-	from := len(buf)
-	buf, ok := decodeList(buf, c.s)
-	if !ok {
-		return nil, "cannot decode the list read from ClickHouse"
-	}
-	if arena != nil {
-		*arena = buf
-	}
-	return buf[from:len(buf):len(buf)], ""
-}
-
-// selectList returns the select expressions: key, fields, and updated_at
-// last when the table has it.
-func (t *Table) selectList() []string {
-	sel := []string{t.key.sel}
+// packedSel returns the packed string's select expression.
+func (t *Table) packedSel() string {
+	var parts []string
 	for _, c := range t.cols {
-		sel = append(sel, c.sel)
+		if !c.packed() && c.nullable {
+			parts = append(parts, "if(isNull("+c.sel+"), '1', '0')")
+		}
+	}
+	lenPrefixed := func(x string) string { return "toString(length(" + x + ")), ':', " + x }
+	parts = append(parts, lenPrefixed(t.key.sel))
+	for _, c := range t.cols {
+		switch {
+		case !c.packed():
+		case c.nullable:
+			v := "assumeNotNull(" + c.sel + ")"
+			parts = append(parts, "if(isNull("+c.sel+"), '~', concat("+lenPrefixed(v)+"))")
+		default:
+			parts = append(parts, lenPrefixed(c.sel))
+		}
+	}
+	return "concat(" + strings.Join(parts, ", ") + ")"
+}
+
+// selectList returns the select expressions: the packed string, each
+// number column (NULL read as 0), and updated_at last when the table has
+// it.
+func (t *Table) selectList() []string {
+	sel := []string{t.packedSel()}
+	for _, c := range t.cols {
+		switch {
+		case c.packed():
+		case c.nullable:
+			sel = append(sel, "ifNull("+c.sel+", 0)")
+		default:
+			sel = append(sel, c.sel)
+		}
 	}
 	if t.upd != nil {
 		sel = append(sel, t.upd.sel)
@@ -216,30 +147,97 @@ func (t *Table) readQuery(since int64, final bool) string {
 	return q
 }
 
+// val is one scanned value: s for strings, n for numbers (an int64, a
+// float64's bits, or 0/1 for a bool), arena[lo:hi] for a list's elements.
+type val struct {
+	s      string
+	n      uint64
+	lo, hi int32
+	null   bool
+}
+
 // scanBatchRows is how many rows the scanning goroutine hands over at once.
 const scanBatchRows = 2048
 
-// rowBatch is rows scanned and converted, handed from the scanning
-// goroutine to the one calling fn.
+// rowBatch is rows scanned and decoded, handed from the scanning goroutine
+// to the one calling fn.
 type rowBatch struct {
 	n     int
+	width int
 	keys  []string
-	vals  []any // n × width values
+	vals  []val // n × width values
 	upds  []int64
 	errs  []*RowError // nil for a good row
 	arena []string    // list elements of vals
 	err   error       // set on the last batch when the read failed
 }
 
+// scanned is one row of a rowBatch, as scanRows hands it to its callback.
+type scanned struct {
+	t     *Table
+	b     *rowBatch
+	i     int
+	Key   string
+	Upd   int64 // updated_at (0 without the column)
+	count int64
+}
+
+func (r *scanned) vals() []val { return r.b.vals[r.i*r.b.width : (r.i+1)*r.b.width] }
+
+// write sets the row's values on w (aligned with the schema).
+func (r *scanned) write(w *bitmaps.RowWriter) {
+	for j, v := range r.vals() {
+		if v.null {
+			w.Null(j)
+			continue
+		}
+		switch r.t.cols[j].scan {
+		case scanString:
+			w.String(j, v.s)
+		case scanInt64, scanUInt64:
+			w.Int(j, int64(v.n))
+		case scanFloat64:
+			w.Float(j, math.Float64frombits(v.n))
+		case scanBool:
+			w.Bool(j, v.n == 1)
+		case scanList:
+			w.List(j, r.b.arena[v.lo:v.hi])
+		}
+	}
+}
+
+// row appends the row's values to dst in bitmaps.Row form (lists copied).
+func (r *scanned) row(dst bitmaps.Row) bitmaps.Row {
+	for j, v := range r.vals() {
+		var x any
+		if !v.null {
+			switch r.t.cols[j].scan {
+			case scanString:
+				x = v.s
+			case scanInt64, scanUInt64:
+				x = int64(v.n)
+			case scanFloat64:
+				x = math.Float64frombits(v.n)
+			case scanBool:
+				x = v.n == 1
+			case scanList:
+				x = slices.Clone(r.b.arena[v.lo:v.hi])
+			}
+		}
+		dst = append(dst, x)
+	}
+	return dst
+}
+
 // scanRows streams the rows of readQuery(since, final) and calls fn with
-// each row's key, values (aligned with the schema; row is reused after fn
-// returns, lists included) and updated_at (0 without the column). A bad
-// value is a *RowError, passed to bad: returning nil skips the row.
+// each (valid until fn returns). A bad value is a *RowError, passed to bad:
+// returning nil skips the row. An error of fn that rowError recognises is
+// a bad row too.
 //
-// One goroutine scans rows and converts values while the caller's runs fn
-// (e.g. bitmaps.Builder.Add), so the two overlap on two cores.
+// One goroutine scans rows and decodes values while the caller's runs fn
+// (e.g. bitmaps.Builder's RowWriter), so the two overlap on two cores.
 func (t *Table) scanRows(ctx context.Context, since int64, final bool, progress func(int64),
-	fn func(key string, row bitmaps.Row, upd int64) error, bad func(*RowError) error) (int64, error) {
+	fn func(r *scanned) error, bad func(*RowError) error) (int64, error) {
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -251,7 +249,7 @@ func (t *Table) scanRows(ctx context.Context, since int64, final bool, progress 
 	out := make(chan *rowBatch, 2)
 	free := make(chan *rowBatch, 3)
 	for range 3 {
-		free <- &rowBatch{keys: make([]string, scanBatchRows), vals: make([]any, scanBatchRows*width),
+		free <- &rowBatch{width: width, keys: make([]string, scanBatchRows), vals: make([]val, scanBatchRows*width),
 			upds: make([]int64, scanBatchRows), errs: make([]*RowError, scanBatchRows)}
 	}
 	go func() {
@@ -265,38 +263,38 @@ func (t *Table) scanRows(ctx context.Context, since int64, final bool, progress 
 		}
 	}()
 
-	row := make(bitmaps.Row, width)
-	var n int64
+	r := &scanned{t: t}
 	for b := range out {
+		r.b = b
 		for i := range b.n {
 			rerr := b.errs[i]
 			if rerr == nil {
-				copy(row, b.vals[i*width:(i+1)*width])
-				err := fn(b.keys[i], row, b.upds[i])
+				r.i, r.Key, r.Upd = i, b.keys[i], b.upds[i]
+				err := fn(r)
 				if err == nil {
-					n++
-					if progress != nil && n%progressEvery == 0 {
-						progress(n)
+					r.count++
+					if progress != nil && r.count%progressEvery == 0 {
+						progress(r.count)
 					}
 					continue
 				}
 				if rerr = t.rowError(b.keys[i], err); rerr == nil {
-					return n, err
+					return r.count, err
 				}
 			}
 			if err := bad(rerr); err != nil {
-				return n, err
+				return r.count, err
 			}
 		}
 		if b.err != nil {
-			return n, b.err
+			return r.count, b.err
 		}
 		free <- b
 	}
 	if err := parent.Err(); err != nil {
-		return n, err
+		return r.count, err
 	}
-	return n, nil
+	return r.count, nil
 }
 
 // produce scans rows into batches sent on out (the last one carries the
@@ -306,14 +304,23 @@ func (t *Table) produce(ctx context.Context, rows interface {
 	Scan(...any) error
 	Err() error
 }, out, free chan *rowBatch) {
-	cols := append([]column{t.key}, t.cols...)
-	if t.upd != nil {
-		cols = append(cols, *t.upd)
+	// Scan destinations: the packed string, then the number columns.
+	var packed string
+	nums := newNumCells(len(t.cols) + 1)
+	dest := []any{&packed}
+	var nullable []int // the number columns with a NULL flag, in flag order
+	for j := range t.cols {
+		c := &t.cols[j]
+		if c.packed() {
+			continue
+		}
+		if c.nullable {
+			nullable = append(nullable, j)
+		}
+		dest = append(dest, nums.dest(c.scan, j))
 	}
-	cells := make([]cell, len(cols))
-	dest := make([]any, len(cols))
-	for i := range cols {
-		dest[i] = cells[i].dest(&cols[i])
+	if t.upd != nil {
+		dest = append(dest, nums.dest(scanInt64, len(t.cols)))
 	}
 	width := len(t.cols)
 	var b *rowBatch
@@ -341,21 +348,11 @@ func (t *Table) produce(ctx context.Context, rows interface {
 			send()
 			return
 		}
-		key := cells[0].s
-		b.keys[i], b.errs[i], b.upds[i] = key, nil, 0
-		vals := b.vals[i*width : (i+1)*width]
-		for j := range width {
-			v, msg := cells[j+1].value(&cols[j+1], &b.arena)
-			if msg != "" && b.errs[i] == nil {
-				b.errs[i] = &RowError{Table: t.qname, UserID: key, Column: cols[j+1].attr, Msg: msg}
-			}
-			vals[j] = v
-		}
+		b.upds[i] = 0
 		if t.upd != nil {
-			if v, _ := cells[len(cells)-1].value(t.upd, nil); v != nil {
-				b.upds[i] = v.(int64)
-			}
+			b.upds[i] = int64(nums.get(scanInt64, len(t.cols)))
 		}
+		b.keys[i], b.errs[i] = t.decodeRow(packed, nums, nullable, b.vals[i*width:(i+1)*width], &b.arena)
 		b.n++
 		if b.n == scanBatchRows && !send() {
 			return
@@ -373,6 +370,139 @@ func (t *Table) produce(ctx context.Context, rows interface {
 		b.err = fmt.Errorf("cannot read users from ClickHouse table %s at %s: %w", t.qname, t.c.cfg.Addr, err)
 	}
 	send()
+}
+
+// numCells holds the scan destinations of number columns, by column.
+type numCells struct {
+	i []int64
+	u []uint64
+	f []float64
+	b []uint8
+}
+
+func newNumCells(n int) *numCells {
+	return &numCells{i: make([]int64, n), u: make([]uint64, n), f: make([]float64, n), b: make([]uint8, n)}
+}
+
+// dest returns column j's scan destination, of the Go type clickhouse-go
+// fills for k.
+func (c *numCells) dest(k scanKind, j int) any {
+	switch k {
+	case scanInt64:
+		return &c.i[j]
+	case scanFloat64:
+		return &c.f[j]
+	case scanBool:
+		return &c.b[j]
+	}
+	return &c.u[j]
+}
+
+// get returns column j's scanned value as val.n holds it.
+func (c *numCells) get(k scanKind, j int) uint64 {
+	switch k {
+	case scanInt64:
+		return uint64(c.i[j])
+	case scanFloat64:
+		return math.Float64bits(c.f[j])
+	case scanBool:
+		return uint64(c.b[j])
+	}
+	return c.u[j]
+}
+
+// decodeRow decodes one scanned row into vals (list elements appended to
+// *arena) and returns its key, or a *RowError for a value the index cannot
+// hold.
+func (t *Table) decodeRow(packed string, nums *numCells, nullable []int, vals []val, arena *[]string) (string, *RowError) {
+	corrupt := func(key string) (string, *RowError) {
+		return key, &RowError{Table: t.qname, UserID: key, Msg: "cannot decode the row read from ClickHouse (" + strconv.Quote(packed) + ")"}
+	}
+	if len(packed) < len(nullable) {
+		return corrupt("")
+	}
+	flags, p := packed[:len(nullable)], packed[len(nullable):]
+	key, p, ok := cutLenPrefixed(p)
+	if !ok {
+		return corrupt("")
+	}
+	var rerr *RowError
+	fail := func(j int, msg string) {
+		if rerr == nil {
+			rerr = &RowError{Table: t.qname, UserID: key, Column: t.cols[j].attr, Msg: msg}
+		}
+	}
+	for k, j := range nullable {
+		if flags[k] != '0' && flags[k] != '1' {
+			return corrupt(key)
+		}
+		vals[j].null = flags[k] == '1'
+	}
+	for j := range t.cols {
+		c := &t.cols[j]
+		v := &vals[j]
+		if !c.packed() {
+			if !c.nullable {
+				v.null = false
+			}
+			v.n = nums.get(c.scan, j)
+			switch c.scan {
+			case scanUInt64:
+				if v.n > math.MaxInt64 && !v.null {
+					fail(j, fmt.Sprintf("%d does not fit an int (at most 2^63-1)", v.n))
+				}
+			case scanBool:
+				if v.n > 1 && !v.null {
+					fail(j, fmt.Sprintf("%d is not a bool (0 or 1)", v.n))
+				}
+			}
+			continue
+		}
+		if c.nullable && strings.HasPrefix(p, "~") {
+			*v, p = val{null: true}, p[1:]
+			continue
+		}
+		var s string
+		if s, p, ok = cutLenPrefixed(p); !ok {
+			return corrupt(key)
+		}
+		if c.scan == scanString {
+			*v = val{s: s}
+			continue
+		}
+		if s == "" {
+			*v = val{null: true} // an empty list is NULL
+			continue
+		}
+		from := len(*arena)
+		if *arena, ok = decodeList(*arena, s); !ok {
+			fail(j, "cannot decode the list read from ClickHouse")
+			*arena = (*arena)[:from]
+			*v = val{null: true}
+			continue
+		}
+		*v = val{lo: int32(from), hi: int32(len(*arena))}
+	}
+	if p != "" {
+		return corrupt(key)
+	}
+	return key, rerr
+}
+
+// cutLenPrefixed cuts one "len:bytes" value from the front of p (len in
+// decimal, as ClickHouse's toString writes it: no sign, no leading zero).
+func cutLenPrefixed(p string) (v, rest string, ok bool) {
+	n, i := 0, 0
+	for ; i < len(p) && p[i] >= '0' && p[i] <= '9'; i++ {
+		if i > 0 && p[0] == '0' || n > (len(p)-i)/10+1 {
+			return "", p, false
+		}
+		n = n*10 + int(p[i]-'0')
+	}
+	if i == 0 || i == len(p) || p[i] != ':' || n > len(p)-i-1 {
+		return "", p, false
+	}
+	return p[i+1 : i+1+n], p[i+1+n:], true
 }
 
 // rowError turns an error of bitmaps.Builder.Add into a *RowError; nil for
@@ -447,21 +577,22 @@ func (t *Table) readIndex(ctx context.Context, final bool, opts ReadOptions) (*b
 	start := time.Now()
 	var st ReadStats
 	total := int64(-1)
-	if opts.Progress != nil {
-		if n, err := t.CountRows(ctx); err == nil {
-			total = n
-		}
-	}
 	b := bitmaps.NewBuilder(t.schema)
+	if n, err := t.CountRows(ctx); err == nil {
+		total = n
+		b.Grow(int(n))
+	}
 	var progress func(int64)
 	if opts.Progress != nil {
 		progress = func(n int64) { opts.Progress(n, total) }
 	}
-	n, err := t.scanRows(ctx, -1, final, progress, func(key string, row bitmaps.Row, upd int64) error {
-		if upd > st.MaxUpdated {
-			st.MaxUpdated = upd
+	w := b.Writer()
+	n, err := t.scanRows(ctx, -1, final, progress, func(r *scanned) error {
+		if r.Upd > st.MaxUpdated {
+			st.MaxUpdated = r.Upd
 		}
-		return b.Add(key, row)
+		r.write(w)
+		return w.Commit(r.Key)
 	}, st.skipper(opts.SkipBadRows))
 	st.Rows = n
 	if opts.Progress != nil {
@@ -470,6 +601,7 @@ func (t *Table) readIndex(ctx context.Context, final bool, opts ReadOptions) (*b
 	if err != nil {
 		return nil, st, err
 	}
+	st.ScanTook = time.Since(start)
 	ix := b.Build()
 	st.Took = time.Since(start)
 	return ix, st, nil
@@ -519,13 +651,14 @@ func (t *Table) ReadChanges(ctx context.Context, since int64, limit int, opts Re
 	}
 	byKey := map[string]int{}
 	var out []Change
-	n, err := t.scanRows(ctx, since, t.final, nil, func(key string, row bitmaps.Row, upd int64) error {
+	n, err := t.scanRows(ctx, since, t.final, nil, func(r *scanned) error {
+		key, upd := r.Key, r.Upd
 		if upd > st.MaxUpdated {
 			st.MaxUpdated = upd
 		}
 		if i, ok := byKey[key]; ok {
 			if upd >= out[i].Updated {
-				out[i].Row = cloneRow(out[i].Row[:0], row)
+				out[i].Row = r.row(out[i].Row[:0])
 				out[i].Updated = upd
 			}
 			return nil
@@ -534,7 +667,7 @@ func (t *Table) ReadChanges(ctx context.Context, since int64, limit int, opts Re
 			return fmt.Errorf("%w: more than %d since %s", ErrTooManyChanges, limit, time.Unix(since, 0).UTC().Format(time.RFC3339))
 		}
 		byKey[key] = len(out)
-		out = append(out, Change{UserID: key, Row: cloneRow(nil, row), Updated: upd})
+		out = append(out, Change{UserID: strings.Clone(key), Row: r.row(nil), Updated: upd})
 		return nil
 	}, st.skipper(opts.SkipBadRows))
 	st.Rows = n
@@ -543,16 +676,4 @@ func (t *Table) ReadChanges(ctx context.Context, since int64, limit int, opts Re
 		return nil, st, err
 	}
 	return out, st, nil
-}
-
-// cloneRow appends a copy of row to dst, lists included (scanRows reuses
-// them).
-func cloneRow(dst, row bitmaps.Row) bitmaps.Row {
-	for _, v := range row {
-		if l, ok := v.([]string); ok {
-			v = append([]string(nil), l...)
-		}
-		dst = append(dst, v)
-	}
-	return dst
 }

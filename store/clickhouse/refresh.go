@@ -260,7 +260,7 @@ func (r *Refresher) full(ctx context.Context, swap bool) (err error) {
 	}
 	r.t, r.ix, r.watermark, r.sinceFull = t, ix, st.MaxUpdated, 0
 	r.publish()
-	attrs := []any{"users", ix.Len(), "took", st.Took.Round(time.Millisecond).String()}
+	attrs := []any{"users", ix.Len(), "took", st.Took.Round(time.Millisecond).String(), "reading", st.ScanTook.Round(time.Millisecond).String()}
 	if st.Skipped > 0 {
 		attrs = append(attrs, "skipped_bad_rows", st.Skipped, "first_errors", st.FirstErrors)
 	}

@@ -328,16 +328,12 @@ func listSel(arr string) string {
 // are substrings of s.
 func decodeList(dst []string, s string) ([]string, bool) {
 	for len(s) > 0 {
-		colon := strings.IndexByte(s, ':')
-		if colon <= 0 {
+		var e string
+		var ok bool
+		if e, s, ok = cutLenPrefixed(s); !ok {
 			return dst, false
 		}
-		n, err := strconv.Atoi(s[:colon])
-		if err != nil || n < 0 || n > len(s)-colon-1 {
-			return dst, false
-		}
-		dst = append(dst, s[colon+1:colon+1+n])
-		s = s[colon+1+n:]
+		dst = append(dst, e)
 	}
 	return dst, true
 }
