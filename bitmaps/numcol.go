@@ -187,24 +187,26 @@ func (c *numCol) maybeSplit(i int) {
 	if n <= 2*c.target() || n < c.nextSplit[i] {
 		return
 	}
-	ks := make([]uint64, 0, n)
-	c.bms[i].Iterate(func(id uint32) bool {
-		ks = append(ks, c.keys.get(int(id)))
-		return true
-	})
-	slices.Sort(ks)
-	cuts := chooseBounds(ks, 2, c.lows[i], c.hiOf(i))
+	// One pass over the keys (random reads into the column, the cost of a
+	// split): ids and keys in id order, then a sorted copy of the keys.
+	ids := c.bms[i].ToArray()
+	ks := make([]uint64, len(ids))
+	for j, id := range ids {
+		ks[j] = c.keys.get(int(id))
+	}
+	sorted := slices.Clone(ks)
+	slices.Sort(sorted)
+	cuts := chooseBounds(sorted, 2, c.lows[i], c.hiOf(i))
 	if len(cuts) == 0 {
 		c.nextSplit[i] = 2 * n // one value: nothing to split
 		return
 	}
 	parts := make([][]uint32, len(cuts)+1)
-	c.bms[i].Iterate(func(id uint32) bool {
-		k := c.keys.get(int(id))
+	for j, id := range ids {
+		k := ks[j]
 		p := sort.Search(len(cuts), func(j int) bool { return cuts[j] > k }) // cuts <= k
 		parts[p] = append(parts[p], id)
-		return true
-	})
+	}
 	bms := make([]*roaring.Bitmap, len(parts))
 	cards := make([]uint64, len(parts))
 	for j, p := range parts {
