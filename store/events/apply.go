@@ -230,33 +230,49 @@ func (a *Applier) pageView(ev *Event) (Result, error) {
 		res.Ignored = why
 		return res, nil
 	}
-	id, exists := a.ix.Lookup(ev.UserID)
-	res.Created = !exists
-	var err error
-	if a.lastVisit >= 0 {
-		sec := ev.TS.Unix()
-		moved := true
-		if exists { // known id: skip the dictionary; read and write under one lock
-			moved, err = a.ix.Advance(id, a.lvName, sec)
-		} else {
-			id, err = a.ix.Set(ev.UserID, a.lvName, sec)
-		}
-		if err != nil {
-			return Result{}, fmt.Errorf("cannot apply page_view of %q: %w", ev.UserID, err)
-		}
-		if moved {
-			res.Fields = a.lvFields
-		}
-	} else if !exists {
-		if id, err = a.ix.Upsert(ev.UserID, make(bitmaps.Row, len(a.schema))); err != nil {
-			return Result{}, fmt.Errorf("cannot apply page_view of %q: %w", ev.UserID, err)
-		}
+	id, existed, moved, err := a.visit(ev)
+	if err != nil {
+		return Result{}, fmt.Errorf("cannot apply page_view of %q: %w", ev.UserID, err)
 	}
-	res.ID = id
+	res.ID, res.Created = id, !existed
+	if moved {
+		res.Fields = a.lvFields
+	}
 	if ev.ArticleID != "" {
 		a.sideEffect(sideOp{kind: sideRead, user: ev.UserID, art: ev.ArticleID, ts: ev.TS})
 	}
 	return res, nil
+}
+
+// visit writes a page view to the index: an unknown user is created, and
+// LastVisitField moves forward to the event's time (moved says it did).
+func (a *Applier) visit(ev *Event) (id uint32, existed, moved bool, err error) {
+	sec := ev.TS.Unix()
+	if h := ev.hint; h.ix != nil && h.ix == a.ix && a.lastVisit >= 0 {
+		// Looked up ahead (Event.HintUser): a live id is still this
+		// user's, as ids are never reused; a dead one was deleted since.
+		moved, err = a.ix.Advance(h.id, a.lvName, sec)
+		if err == nil {
+			return h.id, true, moved, nil
+		}
+		if !errors.Is(err, bitmaps.ErrNoSuchID) {
+			return 0, false, false, err
+		}
+	}
+	id, existed = a.ix.Lookup(ev.UserID)
+	switch {
+	case a.lastVisit < 0 && existed:
+		return id, true, false, nil
+	case a.lastVisit < 0:
+		id, err = a.ix.Upsert(ev.UserID, make(bitmaps.Row, len(a.schema)))
+		return id, false, false, err
+	case existed: // known id: skip the dictionary; read and write under one lock
+		moved, err = a.ix.Advance(id, a.lvName, sec)
+		return id, true, moved, err
+	default:
+		id, err = a.ix.Set(ev.UserID, a.lvName, sec)
+		return id, false, err == nil, err
+	}
 }
 
 func (a *Applier) heldAt(userID, field string) (int64, bool) {

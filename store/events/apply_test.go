@@ -444,3 +444,73 @@ func TestCarryKeepsStreamedUpdatesNewerThanTheSource(t *testing.T) {
 		}
 	}
 }
+
+// TestHintedApplyMatches applies a generated stream (deletions included)
+// with user hints looked up 40 events ahead, as the pipeline's decoding
+// goroutine does, some of them stale or for another index, and checks
+// every result and the final index against an applier given no hints.
+func TestHintedApplyMatches(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	users := make([]string, 30)
+	for i := range users {
+		users[i] = fmt.Sprintf("u%02d", i)
+	}
+	g := &eventstest.Gen{Schema: schema, Users: users, Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Span: 30 * 24 * time.Hour,
+		ProfileShare: 0.2, SessionShare: 0.05, ArticleShare: 0.02, DeleteShare: 0.05, DuplicateShare: 0.05}
+	msgs := g.Stream(r, 4000)
+	d := events.NewDecoder("user_id", schema)
+	hinted, plain := bitmaps.NewIndex(schema), bitmaps.NewIndex(schema)
+	other := bitmaps.NewIndex(schema)
+	for _, u := range users {
+		if _, err := other.Upsert(u, make(bitmaps.Row, len(schema))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := events.NewApplier(hinted, events.Options{}), events.NewApplier(plain, events.Options{})
+	var evs []events.Event
+	for _, m := range msgs {
+		if ev, err := d.Decode(m.Value); err == nil {
+			evs = append(evs, ev)
+		}
+	}
+	const ahead = 40
+	hint := func(ev *events.Event) {
+		ix := hinted
+		if r.IntN(10) == 0 {
+			ix = other // the index was swapped since
+		}
+		if id, found, ok := ix.TryLookup(ev.UserID); ok && found {
+			ev.HintUser(ix, id)
+		}
+	}
+	for i := range min(ahead, len(evs)) {
+		hint(&evs[i])
+	}
+	stale := 0
+	for i := range evs {
+		if j := i + ahead; j < len(evs) {
+			hint(&evs[j])
+		}
+		ev := evs[i]
+		got, err := a.Apply(&ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plainEv := evs[i]
+		plainEv.HintUser(nil, 0)
+		want, err := b.Apply(&plainEv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ID, want.ID = 0, 0; !reflect.DeepEqual(got, want) {
+			t.Fatalf("event %d (%s %s): hinted %+v, plain %+v", i, ev.Type, ev.UserID, got, want)
+		}
+		if ev.Type == events.PageView && got.Created {
+			stale++
+		}
+	}
+	if stale == 0 {
+		t.Fatalf("no page view met a deleted user: the stale-hint path is not exercised")
+	}
+	assertSameIndex(t, hinted, plain)
+}
