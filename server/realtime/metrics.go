@@ -21,9 +21,12 @@ type metrics struct {
 	// Resolved children of the vectors the apply path touches per event
 	// (WithLabelValues hashes its labels each time). Guarded by the
 	// pipeline's lock.
-	eventsC  map[eventLabels]prometheus.Counter
-	changesC [2]prometheus.Counter // event-caused exited, entered
-	lagC     map[int]prometheus.Gauge
+	eventsC map[eventLabels]prometheus.Counter
+	// The last label set asked for and its counter.
+	lastEventL eventLabels
+	lastEventC prometheus.Counter
+	changesC   [2]prometheus.Counter // event-caused exited, entered
+	lagC       map[int]prometheus.Gauge
 }
 
 type eventLabels struct {
@@ -33,11 +36,15 @@ type eventLabels struct {
 // eventCounter returns the events counter of one label set.
 func (m *metrics) eventCounter(source, typ, result string) prometheus.Counter {
 	k := eventLabels{source, typ, result}
+	if k == m.lastEventL && m.lastEventC != nil { // a stream is mostly one kind of event
+		return m.lastEventC
+	}
 	c, ok := m.eventsC[k]
 	if !ok {
 		c = m.events.WithLabelValues(source, typ, result)
 		m.eventsC[k] = c
 	}
+	m.lastEventL, m.lastEventC = k, c
 	return c
 }
 

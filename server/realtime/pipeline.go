@@ -109,6 +109,7 @@ type Pipeline struct {
 	curValue func(attr string) any
 
 	dec   atomic.Pointer[events.Decoder]
+	ix    atomic.Pointer[bitmaps.Index] // the applier's, for lookups ahead (fetch)
 	ready chan struct{}
 	once  sync.Once
 }
@@ -315,6 +316,7 @@ func (p *Pipeline) attachLocked(set *compiler.Set, tr *compiler.Tracker, ix *bit
 	}
 	p.set, p.tracker, p.pub, p.schema = set, tr, newMembership(pub), ix.Schema()
 	p.dec.Store(events.NewDecoder(set.Key(), ix.Schema()))
+	p.ix.Store(ix)
 	p.once.Do(func() { close(p.ready) })
 }
 
@@ -450,7 +452,8 @@ type ChangeRecord struct {
 }
 
 func changeRecord(userID string, c compiler.Change, ts time.Time, eventID string) kafka.Record {
-	return kafka.Record{Key: []byte(userID), Value: appendChangeJSON(nil, userID, c.Cohort, c.Kind(), ts, eventID)}
+	b := make([]byte, 0, 96+len(userID)+len(c.Cohort)+len(eventID)) // the JSON's size, short of escapes
+	return kafka.Record{Key: []byte(userID), Value: appendChangeJSON(b, userID, c.Cohort, c.Kind(), ts, eventID)}
 }
 
 // appendChangeJSON appends a ChangeRecord as json.Marshal writes it,
