@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -46,7 +47,11 @@ func Handler(r *Recommender) fiber.Handler {
 // Options.Cohorts.
 func CohortHandler(r *Recommender) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		req := CohortRequest{Cohort: c.Params("name")}
+		name, ok := pathName(c)
+		if !ok {
+			return writeError(c, http.StatusBadRequest, "invalid_path", "the cohort name in the path is not validly percent-encoded", map[string]any{"param": "name"})
+		}
+		req := CohortRequest{Cohort: name}
 		if s := c.Query("count"); s != "" {
 			n, err := strconv.Atoi(s)
 			if err != nil {
@@ -95,12 +100,23 @@ func FeedbackHandler(r *Recommender) fiber.Handler {
 // variant with its 95% interval (ExperimentResults).
 func ExperimentHandler(r *Recommender) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		res, err := r.Results(c.Params("name"))
+		name, ok := pathName(c)
+		if !ok {
+			return writeError(c, http.StatusBadRequest, "invalid_path", "the experiment name in the path is not validly percent-encoded", map[string]any{"param": "name"})
+		}
+		res, err := r.Results(name)
 		if err != nil {
 			return writeErr(c, err)
 		}
 		return writeJSON(c, http.StatusOK, res)
 	}
+}
+
+// pathName returns the :name route parameter percent-decoded (the server
+// routes on the raw path, so that names may hold an encoded "/").
+func pathName(c *fiber.Ctx) (string, bool) {
+	v, err := url.PathUnescape(c.Params("name"))
+	return v, err == nil
 }
 
 func decodeObject(body []byte, v any) error {

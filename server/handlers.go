@@ -106,7 +106,10 @@ func (s *Server) userCohorts(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	id := c.Params("user_id")
+	id, err := pathParam(c, "user_id")
+	if err != nil {
+		return err
+	}
 	ctx, cancel := s.work(c)
 	defer cancel()
 	names, err := snap.ev.UserCohorts(ctx, id, now)

@@ -380,10 +380,15 @@ func TestFormatSendTime(t *testing.T) {
 
 func TestUserCohorts(t *testing.T) {
 	users := genUsers(120, 8)
+	// User ids that must be percent-encoded in a path: a "/", a space, a
+	// "%", a "?", unicode.
+	for i, id := range []string{"team/a1", "a b", "100%", "what?", "ü/ö"} {
+		users[i]["user_id"] = id
+	}
 	e := newEnv(t, users).load(t)
 	for _, u := range users[:40] {
 		id := u["user_id"].(string)
-		r := e.call(t, "GET", "/api/v1/users/"+id+"/cohorts", "")
+		r := e.call(t, "GET", "/api/v1/users/"+url.PathEscape(id)+"/cohorts", "")
 		if r.status != 200 {
 			t.Fatalf("status %d: %s", r.status, r.body)
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -67,8 +68,11 @@ func (s *Server) newApp() *fiber.App {
 		IdleTimeout:           2 * time.Minute,
 		ErrorHandler:          s.errorHandler,
 		JSONEncoder:           marshalJSON,
-		UnescapePath:          true,
-		CaseSensitive:         true,
+		// Route on the raw path and unescape parameters afterwards
+		// (pathParam), so that a user id holding an encoded "/" reaches
+		// its handler instead of splitting the path.
+		UnescapePath:  false,
+		CaseSensitive: true,
 	})
 	app.Use(s.observe, s.recoverer)
 	for _, r := range s.routes() {
@@ -151,7 +155,11 @@ func (s *Server) cohortAt(c *fiber.Ctx) (*snapshot, *compiler.Cohort, time.Time,
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
-	co, err := cohortByName(snap, c.Params("name"))
+	name, err := pathParam(c, "name")
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	co, err := cohortByName(snap, name)
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
@@ -163,6 +171,17 @@ func (s *Server) cohortAt(c *fiber.Ctx) (*snapshot, *compiler.Cohort, time.Time,
 }
 
 // cohort looks a cohort up or answers 404 with a suggestion.
+// pathParam returns the route parameter key, percent-decoded; a bad escape
+// is a 400 naming the parameter.
+func pathParam(c *fiber.Ctx, key string) (string, error) {
+	raw := c.Params(key)
+	v, err := url.PathUnescape(raw)
+	if err != nil {
+		return "", newError(http.StatusBadRequest, "invalid_path", "the %s in the path, %q, is not validly percent-encoded (encode it with %%XX escapes, e.g. %%2F for \"/\")", key, raw).with("param", key)
+	}
+	return v, nil
+}
+
 func cohortByName(snap *snapshot, name string) (*compiler.Cohort, error) {
 	if co, ok := snap.set.Cohort(name); ok {
 		return co, nil
