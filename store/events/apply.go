@@ -168,8 +168,11 @@ func (a *Applier) Seen(eventID string) bool { return eventID != "" && a.seen.Has
 // ErrSchema, or an index error such as bitmaps.ErrIndexFull) means nothing
 // was applied and the event_id is not remembered.
 func (a *Applier) Apply(ev *Event) (Result, error) {
-	if ev.ID != "" && a.seen.Has(ev.ID) {
-		return Result{Duplicate: true}, nil
+	var idHash uint64
+	if ev.ID != "" {
+		if idHash = a.seen.hash(ev.ID); a.seen.has(ev.ID, idHash) {
+			return Result{Duplicate: true}, nil
+		}
 	}
 	var (
 		res Result
@@ -202,7 +205,7 @@ func (a *Applier) Apply(ev *Event) (Result, error) {
 		return Result{}, err
 	}
 	if ev.ID != "" {
-		a.seen.addNew(ev.ID) // Has said no above, and nothing added it since
+		a.seen.addNewHashed(ev.ID, idHash) // has said no above, and nothing added it since
 	}
 	return res, nil
 }

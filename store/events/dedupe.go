@@ -49,7 +49,14 @@ func (s *seenIDs) Has(id string) bool {
 	if s.n == 0 {
 		return false
 	}
-	h := s.hash(id)
+	return s.has(id, s.hash(id))
+}
+
+// has is Has with id's hash.
+func (s *seenIDs) has(id string, h uint64) bool {
+	if s.n == 0 {
+		return false
+	}
 	mask := uint64(len(s.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		v := s.slots[i]
@@ -74,6 +81,13 @@ func (s *seenIDs) Add(id string) {
 
 // addNew is Add for an id known to be absent (one lookup less).
 func (s *seenIDs) addNew(id string) {
+	if s.max > 0 {
+		s.addNewHashed(id, s.hash(id))
+	}
+}
+
+// addNewHashed is addNew with id's hash.
+func (s *seenIDs) addNewHashed(id string, h uint64) {
 	if s.max <= 0 {
 		return
 	}
@@ -84,7 +98,7 @@ func (s *seenIDs) addNew(id string) {
 	if len(s.ring) == s.max {
 		s.evict(pos)
 	}
-	e := seenEntry{off: s.bhead, h: s.hash(id)}
+	e := seenEntry{off: s.bhead, h: h}
 	s.write(id)
 	if len(s.ring) < s.max {
 		s.ring = append(s.ring, e)
