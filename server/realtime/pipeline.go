@@ -156,14 +156,22 @@ func New(cfg Config) (*Pipeline, error) {
 	p := &Pipeline{cfg: cfg, log: cfg.Logger, m: m, done: map[partKey]int64{}, skip: map[partKey]int64{},
 		ready: make(chan struct{})}
 	p.curWas = func(i int) bool { return p.pub.has(i, p.cur.id) }
-	p.curValue = func(attr string) any { return p.cur.ix.Value(p.cur.id, attr) }
+	p.curValue = func(attr string) any {
+		if attr == p.cur.wrote && p.cur.wrote != "" {
+			return p.cur.value
+		}
+		return p.cur.ix.Value(p.cur.id, attr)
+	}
 	return p, nil
 }
 
-// curUser is a user of an index.
+// curUser is a user of an index, and a value the event just wrote (a
+// page view's visit time), which need not be read back.
 type curUser struct {
-	ix *bitmaps.Index
-	id uint32
+	ix    *bitmaps.Index
+	id    uint32
+	wrote string
+	value any
 }
 
 // History is the users' read history. While Run runs, reads are written
@@ -415,6 +423,10 @@ func (p *Pipeline) changesLocked(ev *events.Event, res events.Result, oldID uint
 		// Values are read lazily: a cohort whose first AND term is false
 		// for the user does not read the others.
 		p.cur = curUser{ix: ix, id: id}
+		if ev.Type == events.PageView && len(res.Fields) == 1 {
+			// A page view changes only the last visit, to its time.
+			p.cur.wrote, p.cur.value = res.Fields[0], ev.TS.Unix()
+		}
 		changes, err = tr.DiffLookup(cohorts, p.curWas, ev.UserID, p.curValue, now)
 		p.cur = curUser{}
 	}
@@ -452,8 +464,12 @@ type ChangeRecord struct {
 }
 
 func changeRecord(userID string, c compiler.Change, ts time.Time, eventID string) kafka.Record {
-	b := make([]byte, 0, 96+len(userID)+len(c.Cohort)+len(eventID)) // the JSON's size, short of escapes
-	return kafka.Record{Key: []byte(userID), Value: appendChangeJSON(b, userID, c.Cohort, c.Kind(), ts, eventID)}
+	// One allocation for the key and the JSON (its size, short of escapes).
+	b := make([]byte, 0, len(userID)+96+len(userID)+len(c.Cohort)+len(eventID))
+	b = append(b, userID...)
+	n := len(b)
+	b = appendChangeJSON(b, userID, c.Cohort, c.Kind(), ts, eventID)
+	return kafka.Record{Key: b[:n:n], Value: b[n:]}
 }
 
 // appendChangeJSON appends a ChangeRecord as json.Marshal writes it,
