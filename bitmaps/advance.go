@@ -34,16 +34,3 @@ func (ix *Index) Advance(id uint32, field string, v int64) (bool, error) {
 	ix.version.Add(1)
 	return true, nil
 }
-
-// TryLookup is Lookup unless a write holds the index: then it returns ok
-// false at once instead of waiting. The real-time path looks users up on
-// the goroutine that decodes events, ahead of the one that applies them,
-// and must not make the writer wake it up.
-func (ix *Index) TryLookup(userID string) (id uint32, found, ok bool) {
-	if !ix.mu.TryRLock() {
-		return 0, false, false
-	}
-	defer ix.mu.RUnlock()
-	id, found = ix.users.lookup(userID)
-	return id, found, true
-}

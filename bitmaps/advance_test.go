@@ -106,23 +106,3 @@ func TestAdvanceErrors(t *testing.T) {
 		t.Fatalf("Advance of a NULL value = %v, %v; value %v", ok, err, ix.Value(id, "visits"))
 	}
 }
-
-func TestTryLookup(t *testing.T) {
-	ix := NewIndex(testSchema)
-	id, err := ix.Upsert("u-1", make(Row, len(testSchema)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, found, ok := ix.TryLookup("u-1"); !ok || !found || got != id {
-		t.Fatalf("TryLookup(u-1) = %d, %v, %v; want %d, true, true", got, found, ok, id)
-	}
-	if _, found, ok := ix.TryLookup("u-2"); !ok || found {
-		t.Fatalf("TryLookup(u-2) = %v, %v; want not found", found, ok)
-	}
-	ix.mu.Lock() // a write in progress
-	_, _, ok := ix.TryLookup("u-1")
-	ix.mu.Unlock()
-	if ok {
-		t.Fatalf("TryLookup waited for or ignored a write in progress")
-	}
-}

@@ -109,7 +109,6 @@ type Pipeline struct {
 	curValue func(attr string) any
 
 	dec   atomic.Pointer[events.Decoder]
-	ix    atomic.Pointer[bitmaps.Index] // the applier's, for lookups ahead (fetch)
 	ready chan struct{}
 	once  sync.Once
 }
@@ -324,7 +323,6 @@ func (p *Pipeline) attachLocked(set *compiler.Set, tr *compiler.Tracker, ix *bit
 	}
 	p.set, p.tracker, p.pub, p.schema = set, tr, newMembership(pub), ix.Schema()
 	p.dec.Store(events.NewDecoder(set.Key(), ix.Schema()))
-	p.ix.Store(ix)
 	p.once.Do(func() { close(p.ready) })
 }
 

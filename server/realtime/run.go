@@ -140,15 +140,6 @@ func (p *Pipeline) fetch(ctx context.Context, src Source, out chan<- fetched, er
 		}
 		dec := p.dec.Load()
 		ev, derr := dec.Decode(m.Value)
-		if derr == nil && ev.Type == events.PageView {
-			// Look the user up here, where there is time to spare, unless
-			// the applying goroutine is writing the index (no waiting).
-			if ix := p.ix.Load(); ix != nil {
-				if id, found, ok := ix.TryLookup(ev.UserID); ok && found {
-					ev.HintUser(ix, id)
-				}
-			}
-		}
 		select {
 		case out <- fetched{m: m, ev: ev, err: derr, dec: dec}:
 		case <-ctx.Done():

@@ -251,17 +251,6 @@ func (a *Applier) pageView(ev *Event) (Result, error) {
 // LastVisitField moves forward to the event's time (moved says it did).
 func (a *Applier) visit(ev *Event) (id uint32, existed, moved bool, err error) {
 	sec := ev.TS.Unix()
-	if h := ev.hint; h.ix != nil && h.ix == a.ix && a.lastVisit >= 0 {
-		// Looked up ahead (Event.HintUser): a live id is still this
-		// user's, as ids are never reused; a dead one was deleted since.
-		moved, err = a.ix.Advance(h.id, a.lvName, sec)
-		if err == nil {
-			return h.id, true, moved, nil
-		}
-		if !errors.Is(err, bitmaps.ErrNoSuchID) {
-			return 0, false, false, err
-		}
-	}
 	id, existed = a.ix.Lookup(ev.UserID)
 	switch {
 	case a.lastVisit < 0 && existed:

@@ -2,8 +2,6 @@ package events
 
 import (
 	"time"
-
-	"github.com/cohortd/cohortd/bitmaps"
 )
 
 // Type is the kind of an event.
@@ -68,21 +66,7 @@ type Event struct {
 	// Ignored lists attributes of a profile_update that are not in the
 	// catalog (they are ignored, as in data files).
 	Ignored []string
-
-	hint userHint // see HintUser
 }
-
-// userHint is the user's id in an index, looked up before applying.
-type userHint struct {
-	ix *bitmaps.Index
-	id uint32
-}
-
-// HintUser tells the Applier that the event's user had id in ix when the
-// event was decoded (bitmaps.Index.TryLookup), so that the goroutine that
-// applies events can skip the lookup. The hint is checked, not trusted: it
-// is used only when ix is still the Applier's index and id is still live.
-func (e *Event) HintUser(ix *bitmaps.Index, id uint32) { e.hint = userHint{ix: ix, id: id} }
 
 // Attr is one attribute of a profile_update.
 type Attr struct {
