@@ -65,6 +65,9 @@ func newLineDecoder(key string, schema bitmaps.Schema) *lineDecoder {
 		lists:   make([]map[string]any, len(schema)),
 		after:   make([]int, len(schema)+2),
 	}
+	for i := range d.after {
+		d.after[i] = fieldUnknown // no guess yet (0 would guess field 0, which may not exist)
+	}
 	d.quoted = make([][]byte, len(schema)+1)
 	for i, name := range append([]string{key}, names(schema)...) {
 		if name != "" && plainPrefix([]byte(name)) == len(name) {

@@ -380,6 +380,28 @@ func TestReadUsersUnknownAttributes(t *testing.T) {
 	}
 }
 
+// TestReadUsersKeyOnlyCatalog: a catalog of the key alone (static cohorts
+// need nothing else) reads users, counting every other attribute as
+// unknown; it used to index past the empty schema.
+func TestReadUsersKeyOnlyCatalog(t *testing.T) {
+	input := `{"id":"a"}` + "\n" + `{"x":1,"id":"b"}` + "\n" + `{"id":"c","x":2,"y":null}` + "\n"
+	var keys []string
+	st, err := ReadUsers(context.Background(), strings.NewReader(input), "users.ndjson", "id", nil, Options{},
+		func(key string, row bitmaps.Row) error {
+			if len(row) != 0 {
+				t.Errorf("row %v, want none", row)
+			}
+			keys = append(keys, key)
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(keys, []string{"a", "b", "c"}) || !reflect.DeepEqual(st.UnknownAttributes, map[string]int64{"x": 2, "y": 1}) {
+		t.Errorf("keys %v, unknown attributes %v", keys, st.UnknownAttributes)
+	}
+}
+
 func TestReadUsersManyUnknownNames(t *testing.T) {
 	var b strings.Builder
 	for i := range maxUnknownNames + 5 {
