@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -96,7 +98,13 @@ func (s *Server) toAPIError(c *fiber.Ctx, err error) *apiError {
 		return newError(http.StatusNotFound, "unknown_cohort", "%s", err.Error())
 	case errors.As(err, new(*IndexError)):
 		s.log.Error("reload failed", "err", err)
-		return newError(http.StatusInternalServerError, "index_load_failed", "%s; the running cohorts keep serving", err.Error())
+		if transient(err) {
+			// The source did not answer (e.g. ClickHouse down): try again.
+			return newError(http.StatusServiceUnavailable, "index_load_failed", "%s; the running cohorts keep serving, try again later", err.Error())
+		}
+		// The data does not fit the new file's catalog: the file is the
+		// bad input.
+		return newError(http.StatusUnprocessableEntity, "index_load_failed", "%s; the running cohorts keep serving", err.Error())
 	case errors.Is(err, ErrReloadInProgress):
 		return newError(http.StatusConflict, "reload_in_progress", "%s", err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
@@ -139,4 +147,11 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	// A streamed answer may have set another content type or a body writer.
 	c.Context().Response.ResetBody()
 	return c.Status(ae.Status).JSON(fiber.Map{"error": ae})
+}
+
+// transient reports whether err is the data source failing to answer (a
+// network error, a timeout) rather than data that does not fit.
+func transient(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ECONNREFUSED)
 }

@@ -2,6 +2,11 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync/atomic"
+	"syscall"
 
 	"encoding/csv"
 	"encoding/json"
@@ -564,5 +569,59 @@ func TestRequestTimeout(t *testing.T) {
 	r := e.call(t, "POST", "/api/v1/query", `{"expr": "true"}`)
 	if r.status != 503 || r.errorCode(t) != "timeout" {
 		t.Errorf("a request past its deadline: %d %s", r.status, r.body)
+	}
+}
+
+// TestReloadIndexFailures: when the index for a new catalog cannot be
+// built, reload answers 422 (the data does not fit the file) or 503 (the
+// source did not answer), never 500, and a panicking loader does not take
+// the server down; the running set keeps serving.
+func TestReloadIndexFailures(t *testing.T) {
+	tests := []struct {
+		name   string
+		fail   func() (*bitmaps.Index, error)
+		status int
+	}{
+		{"data does not fit", func() (*bitmaps.Index, error) {
+			return nil, errors.New(`users.ndjson:1: "name": want int, got string "x"`)
+		}, 422},
+		{"source down", func() (*bitmaps.Index, error) {
+			return nil, fmt.Errorf("cannot read users: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})
+		}, 503},
+		{"loader panics", func() (*bitmaps.Index, error) { panic("index out of range") }, 422},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var failing atomic.Bool
+			e := newEnv(t, genUsers(50, 3))
+			inner := e.s.cfg.LoadIndex
+			e.s.cfg.LoadIndex = func(ctx context.Context, set *compiler.Set) (*bitmaps.Index, error) {
+				if failing.Load() {
+					return tc.fail()
+				}
+				return inner(ctx, set)
+			}
+			e.load(t)
+			// A new attribute changes the catalog: the index must be rebuilt.
+			data, err := os.ReadFile(e.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := strings.Replace(string(data), "attributes:\n", "attributes:\n  added_later: {type: int}\n", 1)
+			if src == string(data) {
+				t.Fatal("cannot find the attributes section of the test cohorts file")
+			}
+			if err := os.WriteFile(e.path, []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			failing.Store(true)
+			r := e.call(t, "POST", "/api/v1/admin/reload", "")
+			if r.status != tc.status || r.errorCode(t) != "index_load_failed" {
+				t.Fatalf("reload: %d %s, want %d index_load_failed", r.status, r.body, tc.status)
+			}
+			if r := e.call(t, "GET", "/api/v1/cohorts", ""); r.status != 200 {
+				t.Fatalf("after the failed reload: %d %s", r.status, r.body)
+			}
+		})
 	}
 }

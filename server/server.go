@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -221,7 +222,7 @@ func (s *Server) Reload(ctx context.Context) (err error) {
 	if old != nil && sameSchema(old.set, set) {
 		ix = old.ix
 	} else {
-		ix, err = s.cfg.LoadIndex(ctx, set)
+		ix, err = s.loadIndex(ctx, set)
 		if err == nil && ix == nil {
 			err = errors.New("the index loader returned no index")
 		}
@@ -235,6 +236,18 @@ func (s *Server) Reload(ctx context.Context) (err error) {
 		s.log.Info("cohorts reloaded", "path", s.cfg.CohortsPath, "cohorts", len(set.Cohorts()), "index_rebuilt", ix != old.ix)
 	}
 	return nil
+}
+
+// loadIndex runs Config.LoadIndex, turning a panic of the loader into an
+// error: a reload must never take the running server down.
+func (s *Server) loadIndex(ctx context.Context, set *compiler.Set) (ix *bitmaps.Index, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("the index loader panicked", "panic", p, "stack", string(debug.Stack()))
+			ix, err = nil, fmt.Errorf("the index loader failed unexpectedly (%v); this is a bug, please report it", p)
+		}
+	}()
+	return s.cfg.LoadIndex(ctx, set)
 }
 
 func (s *Server) compileFile() (*compiler.Set, error) {

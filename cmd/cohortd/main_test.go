@@ -276,6 +276,29 @@ func TestServeRefusesStateDirWithClickHouse(t *testing.T) {
 	}
 }
 
+// TestServeReportsEveryCohortError: serve refuses a bad cohorts file with
+// every error positioned and with a caret, as validate prints them.
+func TestServeReportsEveryCohortError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cohorts.yaml")
+	src := "version: 1\nattributes:\n  user_id: {type: string, key: true}\n  tier: {type: string}\ncohorts:\n  a: \"bogus1 == 1\"\n  b: \"tier == 3\"\n"
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := cli(t, "serve", "--cohorts", path, "--listen", "127.0.0.1:0")
+	if code != exitFailure {
+		t.Fatalf("exit %d, want %d: %s", code, exitFailure, errOut)
+	}
+	for _, want := range []string{
+		path + ":6:7: unknown attribute \"bogus1\"\n   |   a: \"bogus1 == 1\"\n   |       ^",
+		path + ":7:15: type mismatch",
+		"2 errors",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
 func TestExplainPrintsExpressionPlanAndSQL(t *testing.T) {
 	code, out, errOut := cli(t, "explain", "--cohorts", "../../cohorts.yaml", "--now", "2026-01-13T12:00:00Z", "--cohort", "champion")
 	if code != exitOK {

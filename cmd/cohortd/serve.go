@@ -125,6 +125,11 @@ gracefully.`,
 			if rtErr := rt.wait(); err == nil {
 				err = rtErr
 			}
+			if ce := (*server.CohortsError)(nil); errors.As(err, &ce) && len(ce.Errs) > 0 {
+				// Every error of the file, positioned, with carets (as
+				// validate prints them), not only the first.
+				return printErrors(ce.Errs, cmd.ErrOrStderr())
+			}
 			return err
 		},
 	}
