@@ -531,14 +531,17 @@ func (c *checker) litLeaf(pos dsl.Pos, op dsl.CmpOp, o operand, lit *dsl.Literal
 	return mismatch()
 }
 
-// parseTime reads an RFC 3339 timestamp literal.
+// parseTime reads an RFC 3339 timestamp literal. Timestamps have one-second
+// resolution everywhere: a fraction of a second is dropped (rounded down),
+// as it is from data values, now and as_of, so that a literal equal to a
+// value of the data matches it.
 func (c *checker) parseTime(lit *dsl.Literal) (time.Time, bool) {
 	t, err := time.Parse(time.RFC3339Nano, lit.Str)
 	if err != nil {
 		c.errorf(lit.Pos, "invalid timestamp %q (want RFC 3339, e.g. 2026-01-02T15:04:05Z)", lit.Str)
 		return time.Time{}, false
 	}
-	return t, true
+	return time.Unix(t.Unix(), 0).UTC(), true
 }
 
 // checkValue checks a string literal against the attribute's `values:`.
@@ -578,10 +581,7 @@ func cutOfFloat(f float64) cut {
 }
 
 func cutOfTime(t time.Time) cut {
-	sec := t.Unix()
-	if t.Nanosecond() > 0 {
-		return cut{fl: sec, ce: sec + 1}
-	}
+	sec := t.Unix() // whole seconds (parseTime)
 	return cut{fl: sec, ce: sec}
 }
 

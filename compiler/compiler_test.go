@@ -86,9 +86,11 @@ func TestNormalForm(t *testing.T) {
 		{"days not between", "ds1 NOT BETWEEN 1 AND 7", "days_since(t1) NOT BETWEEN 1 AND 7"},
 		{"days in dedup", "ds1 IN (1, 2, 2)", "days_since(t1) IN (1, 2)"},
 		{"ts after fraction", "t1 > '2026-01-01T00:00:00.5Z'", "t1 >= '2026-01-01T00:00:01Z'"},
-		{"ts from fraction", "t1 >= '2026-01-01T00:00:00.5Z'", "t1 >= '2026-01-01T00:00:01Z'"},
-		{"ts before fraction", "t1 < '2026-01-01T00:00:00.5Z'", "t1 <= '2026-01-01T00:00:00Z'"},
-		{"ts eq fraction", "t1 == '2026-01-01T00:00:00.5Z'", "false"},
+		// One-second resolution: a literal's fraction is dropped, as the
+		// data's is, so a value read as 00:00:00.5 equals it.
+		{"ts from fraction", "t1 >= '2026-01-01T00:00:00.5Z'", "t1 >= '2026-01-01T00:00:00Z'"},
+		{"ts before fraction", "t1 < '2026-01-01T00:00:00.5Z'", "t1 <= '2025-12-31T23:59:59Z'"},
+		{"ts eq fraction", "t1 == '2026-01-01T00:00:00.5Z'", "t1 == '2026-01-01T00:00:00Z'"},
 		{"ts zone", "t1 == '2026-01-01T02:00:00+02:00'", "t1 == '2026-01-01T00:00:00Z'"},
 		{"ts relative", "t1 > now() - 7d", "t1 > now() - 7d"},
 		{"ts relative both", "t1 >= now() - 7d AND t1 < now()", "t1 >= now() - 7d AND t1 < now()"},

@@ -184,10 +184,11 @@ func attrValue(a *dsl.Attribute, v any) rv {
 	return rv{kind: kNull}
 }
 
-// timeRat is an instant as exact Unix seconds.
+// timeRat is an instant as Unix seconds. The language has one-second
+// resolution (cohort-language.md leaves it open; README fixes it): a
+// fraction of a second is dropped from data values, literals and now alike.
 func timeRat(t time.Time) *big.Rat {
-	x := new(big.Rat).SetFrac(big.NewInt(int64(t.Nanosecond())), big.NewInt(1e9))
-	return x.Add(x, new(big.Rat).SetInt64(t.Unix()))
+	return new(big.Rat).SetInt64(t.Unix())
 }
 
 // asTime reads a string literal as an RFC 3339 instant when compared with a
