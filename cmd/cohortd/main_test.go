@@ -314,3 +314,24 @@ func TestExplainPrintsExpressionPlanAndSQL(t *testing.T) {
 		}
 	}
 }
+
+// TestQueryAppliesDataDirectoryEvents: a data directory's events.ndjson is
+// applied to its users in ts order (cli.md), so an erased user is gone and
+// a page view's user exists.
+func TestQueryAppliesDataDirectoryEvents(t *testing.T) {
+	dir := t.TempDir()
+	users := `{"user_id":"u1","engagement_tier":"loyal"}` + "\n" + `{"user_id":"u2","engagement_tier":"loyal"}` + "\n"
+	evs := `{"event_id":"e2","type":"user_deleted","user_id":"u1","ts":"2026-01-12T00:00:00Z"}` + "\n" +
+		`{"event_id":"e1","type":"page_view","user_id":"u3","article_id":"a1","ts":"2026-01-11T00:00:00Z"}` + "\n" +
+		`{"event_id":"e3","type":"profile_update","user_id":"u3","ts":"2026-01-11T01:00:00Z","attributes":{"engagement_tier":"loyal"}}` + "\n"
+	for name, data := range map[string]string{"users.ndjson": users, "events.ndjson": evs} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errOut := cli(t, "query", "--cohorts", "../../cohorts.yaml", "--data", dir, "--now", "2026-01-13T12:00:00Z",
+		"--format", "ids", "engagement_tier == 'loyal'")
+	if code != exitOK || out != "u2\nu3\n" {
+		t.Errorf("exit %d, ids %q (want u2, u3): %s", code, out, errOut)
+	}
+}

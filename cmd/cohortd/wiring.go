@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cohortd/cohortd/store/events"
 	"io"
 	"log/slog"
 	"os"
@@ -94,7 +95,16 @@ func (s *source) loadIndex(ctx context.Context, set *compiler.Set, log *slog.Log
 	if err != nil {
 		return nil, err
 	}
+	var evStats events.FileStats
+	if s.data != "" {
+		if evStats, err = applyDataEvents(ctx, s.data, set, ix, log); err != nil {
+			return nil, err
+		}
+	}
 	attrs := []any{"users", ix.Len(), "took", time.Since(start).Round(time.Millisecond)}
+	if evStats.Events > 0 {
+		attrs = append(attrs, "events_applied", evStats.Applied)
+	}
 	if stats.Skipped > 0 {
 		attrs = append(attrs, "skipped_bad_rows", stats.Skipped)
 	}
@@ -108,6 +118,27 @@ func (s *source) loadIndex(ctx context.Context, set *compiler.Set, log *slog.Log
 	}
 	log.Info("index loaded", attrs...)
 	return ix, nil
+}
+
+// applyDataEvents applies a data directory's events.ndjson to ix, in ts
+// order (cli.md: "events exactly as in events.md; applied by ts"), so that
+// the users are as of the last event: page views advance last_visit_at and
+// create users, profile updates set attributes, deletions erase.
+func applyDataEvents(ctx context.Context, data string, set *compiler.Set, ix *bitmaps.Index, log *slog.Logger) (events.FileStats, error) {
+	df, err := store.ResolveData(data)
+	if err != nil || df.Events == "" {
+		return events.FileStats{}, err
+	}
+	st, err := events.ApplyFile(ctx, df.Events, events.NewDecoder(set.Key(), set.Schema()), ix, events.Options{})
+	if err != nil {
+		return st, err
+	}
+	if st.Skipped > 0 {
+		log.Warn("malformed events skipped", "file", df.Events, "skipped", st.Skipped, "first", errors.Join(st.FirstErrors...).Error())
+	}
+	log.Info("events applied to the users", "file", df.Events, "events", st.Events, "changed", st.Applied,
+		"created", st.Created, "deleted", st.Deleted)
+	return st, nil
 }
 
 // progressReporter logs a line at most every few seconds during long loads.
