@@ -335,3 +335,25 @@ func TestQueryAppliesDataDirectoryEvents(t *testing.T) {
 		t.Errorf("exit %d, ids %q (want u2, u3): %s", code, out, errOut)
 	}
 }
+
+// TestQueryNotesSkippedRows: with --skip-bad-rows the skipped rows and the
+// ignored attributes are counted on stderr; stdout holds the answer alone.
+func TestQueryNotesSkippedRows(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.ndjson")
+	data := `{"user_id":"a","x":1}` + "\n" + `{"user_id":"b","visits_30d":"ten"}` + "\n" + `{"user_id":"c","x":2,"y":3}` + "\n"
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := cli(t, "query", "--cohorts", "../../cohorts.yaml", "--data", path, "--skip-bad-rows", "--format", "count", "true")
+	if code != exitOK || out != "2\n" {
+		t.Fatalf("exit %d, stdout %q: %s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"note: skipped 1 bad row (--skip-bad-rows); the first: " + path + `:2: "visits_30d"`,
+		"note: ignored attributes not in the catalog: x (2 rows), y (1 row)",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}

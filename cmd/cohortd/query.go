@@ -92,7 +92,7 @@ func newQueryCmd() *cobra.Command {
 			if ch.pushdown {
 				return ch.runPushdown(cmd, set, q, clock(), format, explain)
 			}
-			ix, err := ch.loadIndexOr(cmd.Context(), &src, set, quietLogger())
+			ix, err := ch.loadIndexOr(cmd.Context(), src.withNotes(cmd.ErrOrStderr()), set, quietLogger())
 			if err != nil {
 				return err
 			}
@@ -178,7 +178,7 @@ query --pushdown runs.`,
 			}
 			var ix *bitmaps.Index
 			if src.data != "" {
-				if ix, err = src.loadIndex(cmd.Context(), set, quietLogger()); err != nil {
+				if ix, err = src.withNotes(cmd.ErrOrStderr()).loadIndex(cmd.Context(), set, quietLogger()); err != nil {
 					return err
 				}
 			}

@@ -26,7 +26,7 @@ With --data, static cohorts' ids that are not known users are counted.`,
 				return err
 			}
 			if src.data != "" {
-				ix, err := src.loadIndex(cmd.Context(), set, quietLogger())
+				ix, err := src.withNotes(cmd.ErrOrStderr()).loadIndex(cmd.Context(), set, quietLogger())
 				if err != nil {
 					return err
 				}

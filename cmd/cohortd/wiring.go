@@ -7,7 +7,10 @@ import (
 	"github.com/cohortd/cohortd/store/events"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cohortd/cohortd/bitmaps"
@@ -23,6 +26,9 @@ type source struct {
 	data        string
 	now         string
 	skipBadRows bool
+	// notes, when set, receives what a load skipped or ignored (query and
+	// validate print it on stderr; serve logs it).
+	notes io.Writer
 }
 
 func (s *source) registerCohorts(fs *pflag.FlagSet) {
@@ -111,6 +117,7 @@ func (s *source) loadIndex(ctx context.Context, set *compiler.Set, log *slog.Log
 	if len(stats.UnknownAttributes) > 0 {
 		attrs = append(attrs, "ignored_attributes", stats.UnknownAttributes)
 	}
+	s.printNotes(stats, evStats)
 	if s.data == "" {
 		attrs = append(attrs, "source", "built-in demo population")
 	} else {
@@ -118,6 +125,47 @@ func (s *source) loadIndex(ctx context.Context, set *compiler.Set, log *slog.Log
 	}
 	log.Info("index loaded", attrs...)
 	return ix, nil
+}
+
+// withNotes returns a copy of s that prints load notes to w.
+func (s *source) withNotes(w io.Writer) *source {
+	c := *s
+	c.notes = w
+	return &c
+}
+
+// printNotes tells the command-line user what the load skipped (with
+// --skip-bad-rows) or ignored: spec §5 has them counted.
+func (s *source) printNotes(st store.Stats, ev events.FileStats) {
+	if s.notes == nil {
+		return
+	}
+	if st.Skipped > 0 {
+		fmt.Fprintf(s.notes, "note: skipped %s (--skip-bad-rows)", plural(st.Skipped, "bad row"))
+		if len(st.FirstErrors) > 0 {
+			fmt.Fprintf(s.notes, "; the first: %v", st.FirstErrors[0])
+		}
+		fmt.Fprintln(s.notes)
+	}
+	if len(st.UnknownAttributes) > 0 {
+		names := slices.Sorted(maps.Keys(st.UnknownAttributes))
+		parts := make([]string, len(names))
+		for i, n := range names {
+			parts[i] = fmt.Sprintf("%s (%s)", n, plural(st.UnknownAttributes[n], "row"))
+		}
+		fmt.Fprintf(s.notes, "note: ignored attributes not in the catalog: %s\n", strings.Join(parts, ", "))
+	}
+	if ev.Skipped > 0 {
+		fmt.Fprintf(s.notes, "note: skipped %s; the first: %v\n", plural(int64(ev.Skipped), "malformed event"), ev.FirstErrors[0])
+	}
+}
+
+// plural is "1 row", "2 rows".
+func plural(n int64, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // applyDataEvents applies a data directory's events.ndjson to ix, in ts
