@@ -3,8 +3,9 @@ package dsl
 import "time"
 
 // Pos is a position in a source file. Line and Column are 1-based; Column
-// counts bytes (UTF-8), like Go's go/token. Offset is the byte offset into the
-// expression source (not the file).
+// counts characters (runes), not bytes, so it is the column an editor shows
+// (a tab counts as one character; an invalid UTF-8 byte too). Offset is the
+// byte offset into the expression source (not the file).
 type Pos struct {
 	File   string `json:"file,omitempty"`
 	Line   int    `json:"line"`

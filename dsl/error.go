@@ -3,6 +3,7 @@ package dsl
 import (
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // Error is a positioned error in a cohorts file or an expression. Every stage
@@ -36,7 +37,13 @@ func (e *Error) Error() string {
 //
 //	cohorts.yaml:24:19: unknown attribute "engagment_tier" (did you mean "engagement_tier"?)
 //	   |     champion: "engagment_tier == 'champion'"
-//	   |                ^
+//	   |                 ^
+//
+// Column counts characters; a tab in the line is printed as one space (it
+// is one column), and the caret is padded by the display width of the
+// characters before it (two cells for East Asian wide characters, none for
+// combining marks), so it sits under the offending character in a
+// terminal.
 func (e *Error) Pretty() string {
 	var b strings.Builder
 	b.WriteString(e.Error())
@@ -45,15 +52,46 @@ func (e *Error) Pretty() string {
 		b.WriteString("\n   | ")
 		b.WriteString(line)
 		b.WriteString("\n   | ")
-		col := e.Column - 1
-		if col > len(line) {
-			col = len(line)
+		width, col := 0, 1
+		for _, r := range line {
+			if col >= e.Column {
+				break
+			}
+			width += runeWidth(r)
+			col++
 		}
-		// Pad by display width so the caret lines up under multi-byte text.
-		b.WriteString(strings.Repeat(" ", len([]rune(line[:col]))))
+		b.WriteString(strings.Repeat(" ", width))
 		b.WriteString("^")
 	}
 	return b.String()
+}
+
+// runeWidth is the number of terminal cells r takes: 0 for combining marks
+// and zero-width characters, 2 for East Asian wide and fullwidth characters
+// (the main blocks of Unicode's EastAsianWidth W and F), 1 otherwise.
+func runeWidth(r rune) int {
+	switch {
+	case r < 0x300:
+		return 1
+	case unicode.In(r, unicode.Mn, unicode.Me) || r == 0x200B || r == 0x200C || r == 0x200D || r == 0x2060 || r == 0xFEFF:
+		return 0
+	case r >= 0x1100 && r <= 0x115F, // Hangul Jamo initials
+		r >= 0x2E80 && r <= 0x303E, // CJK radicals, punctuation
+		r >= 0x3041 && r <= 0x33FF, // kana, CJK compatibility
+		r >= 0x3400 && r <= 0x4DBF, // CJK extension A
+		r >= 0x4E00 && r <= 0x9FFF, // CJK unified ideographs
+		r >= 0xA000 && r <= 0xA4CF, // Yi
+		r >= 0xAC00 && r <= 0xD7A3, // Hangul syllables
+		r >= 0xF900 && r <= 0xFAFF, // CJK compatibility ideographs
+		r >= 0xFE30 && r <= 0xFE4F, // CJK compatibility forms
+		r >= 0xFF00 && r <= 0xFF60, // fullwidth forms
+		r >= 0xFFE0 && r <= 0xFFE6,
+		r >= 0x1F300 && r <= 0x1F64F, // pictographs, emoticons
+		r >= 0x1F900 && r <= 0x1F9FF,
+		r >= 0x20000 && r <= 0x3FFFD: // CJK extensions B and later
+		return 2
+	}
+	return 1
 }
 
 // ErrorList is every error found in one file or expression, in position order.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzParse checks that the parser never panics, that errors are
@@ -27,6 +28,10 @@ func FuzzParse(f *testing.F) {
 			for _, pe := range list {
 				if pe.Line < 1 || pe.Line > lines || pe.Column < 1 || pe.Column > len(src)+1 {
 					t.Fatalf("error %v outside the input (%d lines, %d bytes)", pe, lines, len(src))
+				}
+				// Columns count characters: at most one past the line.
+				if pe.SourceLine != "" && pe.Column > utf8.RuneCountInString(pe.SourceLine)+1 {
+					t.Fatalf("error %v past the end of its line %q", pe, pe.SourceLine)
 				}
 			}
 			return
@@ -66,6 +71,9 @@ func FuzzParseData(f *testing.F) {
 		for _, e := range list {
 			if e.File != "f.yaml" || e.Line < 1 || e.Line > lines || e.Column < 1 {
 				t.Fatalf("error %v outside the file (%d lines)", e, lines)
+			}
+			if !strings.Contains(string(data), "\r") && e.SourceLine != "" && e.Column > utf8.RuneCountInString(e.SourceLine)+1 {
+				t.Fatalf("error %v past the end of its line %q (columns count characters)", e, e.SourceLine)
 			}
 		}
 	})

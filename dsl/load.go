@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -197,32 +198,33 @@ func (l *loader) yamlError(err error) {
 		line = len(l.ix.lineStarts)
 	}
 	text := l.ix.line(line)
-	col := len(text) - len(strings.TrimLeft(text, " \t")) + 1
+	at := len(text) - len(strings.TrimLeft(text, " \t")) // byte offset in text
 	switch {
 	case strings.Contains(msg, "tab"), strings.Contains(msg, "cannot start any token"):
 		if i := strings.IndexByte(text, '\t'); i >= 0 {
-			col = i + 1
+			at = i
 			msg += " (YAML indents with spaces, not tabs)"
 		}
 	case strings.Contains(msg, "end of stream") && strings.ContainsAny(text, `"'`):
-		col = strings.IndexAny(text, `"'`) + 1
+		at = strings.IndexAny(text, `"'`)
 		msg += " (a quoted string that is not closed?)"
 	case strings.Contains(msg, "mapping values are not allowed"):
 		if i := strings.Index(text, ": "); i >= 0 {
 			if j := strings.Index(text[i+2:], ": "); j >= 0 {
-				col = i + 2 + j + 1
+				at = i + 2 + j
 				msg += ` (quote a value that contains ": ")`
 			}
 		}
 	case strings.Contains(msg, "']'"):
 		if i := strings.LastIndexByte(text, '['); i >= 0 {
-			col = i + 1
+			at = i
 		}
 	case strings.Contains(msg, "'}'"):
 		if i := strings.LastIndexByte(text, '{'); i >= 0 {
-			col = i + 1
+			at = i
 		}
 	}
+	col := utf8.RuneCountInString(text[:at]) + 1
 	l.errorf(Pos{File: l.f.Path, Line: line, Column: col}, "YAML: %s%s", msg, yamlContextErrors[msg])
 }
 
@@ -686,7 +688,7 @@ func parseMembers(path string, data []byte, key string) ([]string, ErrorList) {
 			}
 		}
 		if j := strings.IndexAny(id, " \t,;\"'"); j >= 0 {
-			col := strings.Index(raw, id) + j + 1
+			col := utf8.RuneCountInString(raw[:strings.Index(raw, id)+j]) + 1
 			errs = append(errs, &Error{File: path, Line: i + 1, Column: col, SourceLine: raw,
 				Message: fmt.Sprintf("a members file holds one id a line, found %q in %q", id[j:j+1], id)})
 			continue

@@ -31,7 +31,7 @@ func TestExpressionErrorPositions(t *testing.T) {
 		col  int
 	}{
 		{name: "plain", yaml: "    c: tier == 'a' AND AND x\n", line: 7, col: 24},
-		{name: "plain after multibyte text", yaml: "    c: tier == 'été' AND AND x\n", line: 7, col: 28},
+		{name: "plain after multibyte text", yaml: "    c: tier == 'été' AND AND x\n", line: 7, col: 26},
 		{name: "plain over two lines", yaml: "    c: tier == 'a'\n      AND AND x\n", line: 8, col: 11},
 		{name: "plain with a comment", yaml: "    c: tier == AND # why\n", line: 7, col: 16},
 		{name: "single quoted with doubled quotes", yaml: "    c: 'tier == ''a'' AND AND x'\n", line: 7, col: 27},
@@ -48,7 +48,7 @@ func TestExpressionErrorPositions(t *testing.T) {
 		{name: "folded more indented", yaml: "    c: >\n      tier == 'a'\n        AND\n      AND x\n", line: 10, col: 7},
 		{name: "expr key plain", yaml: "    c:\n      expr: tier == AND\n      owner: x\n", line: 8, col: 21},
 		{name: "expr key literal", yaml: "    c:\n      description: d\n      expr: |\n        tier == 'a' OR\n        OR\n", line: 11, col: 9},
-		{name: "flow mapping after multibyte", yaml: "    c: {description: \"été\", expr: \"tier == AND\"}\n", line: 7, col: 46},
+		{name: "flow mapping after multibyte", yaml: "    c: {description: \"été\", expr: \"tier == AND\"}\n", line: 7, col: 44},
 		{name: "unterminated string", yaml: "    c: \"tier == 'abc\"\n", line: 7, col: 17},
 		{name: "crlf line ends", yaml: "    c: tier == 'a'\r\n      AND AND x\r\n", line: 8, col: 11},
 	}

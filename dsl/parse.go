@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,33 +14,28 @@ import (
 )
 
 // PosMapper maps a byte offset in an expression's source to a position in
-// the file that holds it. Line and Column of the result are used; File and
-// Offset are filled by the parser. An offset equal to len(src) (the end of the
+// the file that holds it. Line and Column (1-based, counting characters,
+// not bytes) of the result are used; File and Offset are filled by the
+// parser. An offset equal to len(src) (the end of the
 // expression) must be mapped too.
 type PosMapper func(offset int) Pos
 
 // LineMapper returns the PosMapper of an expression that stands alone: line 1
-// column 1 is its first byte, and a newline in it starts a new line.
+// column 1 is its first character, and a newline in it starts a new line.
+// Columns count characters (runes), not bytes, like those of a file.
 func LineMapper(src string) PosMapper {
-	// Line starts are found once, so mapping is O(log lines) per offset and a
-	// long expression does not cost quadratic time.
-	starts := []int{0}
-	for i := 0; i < len(src); i++ {
-		if src[i] == '\n' {
-			starts = append(starts, i+1)
-		}
-	}
-	return func(offset int) Pos {
-		offset = max(0, min(offset, len(src)))
-		line, _ := slices.BinarySearch(starts, offset+1) // first start > offset
-		return Pos{Line: line, Column: offset - starts[line-1] + 1}
-	}
+	// Line starts and multi-byte characters are indexed once, so mapping is
+	// O(log n) per offset and a long expression does not cost quadratic
+	// time.
+	ix := newSrcIndex([]byte(src))
+	return func(offset int) Pos { return ix.pos("", offset) }
 }
 
 // ParseExpr parses an expression that stands alone (a query on the command
 // line or in an API request). Positions are relative to src: line 1, column
-// 1 is its first byte. The error, if any, is an ErrorList of *Error whose
-// SourceLine is the offending line of src.
+// 1 is its first character, and columns count characters, not bytes. The
+// error, if any, is an ErrorList of *Error whose SourceLine is the offending
+// line of src.
 func ParseExpr(src string) (Expr, error) {
 	return ParseExprAt(src, "", nil)
 }

@@ -221,6 +221,7 @@ var errorTests = []struct {
 	{name: "chained compare", src: `a == b == c`, line: 1, col: 8, msg: `unexpected "==" (expected AND, OR or the end of the expression)`},
 	{name: "bad character", src: `a == 1 ; b`, line: 1, col: 8, msg: `unexpected character ";"`},
 	{name: "bad unicode character", src: `a == é`, line: 1, col: 6, msg: `unexpected character "é"`},
+	{name: "after multi-byte characters", src: `name == '日本語' AND 'Ünï' AND AND x`, line: 1, col: 29, msg: `unexpected "AND" (expected a condition)`},
 	{name: "single ampersand", src: `a & b`, line: 1, col: 3, msg: `unexpected character "&"`},
 	{name: "between without and", src: `x BETWEEN 1 OR 2`, line: 1, col: 13, msg: `unexpected "OR" (expected "AND")`},
 	{name: "between missing hi", src: `x BETWEEN 1 AND`, line: 1, col: 16, msg: `unexpected end of expression (expected a literal)`},

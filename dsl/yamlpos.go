@@ -17,20 +17,68 @@ import (
 // checked against yaml.v3's value; if they ever disagree a coarser
 // alignment is used instead, so positions degrade but never break.
 
-// srcIndex answers position questions about a source file.
+// srcIndex answers position questions about a source file. Columns are
+// 1-based and count characters (runes), as editors and yaml.v3 do; an
+// invalid UTF-8 byte counts as one character.
 type srcIndex struct {
 	src        []byte
 	lineStarts []int // byte offset of each line's first byte
+	// Multi-byte characters, so a byte offset becomes a column in
+	// O(log n) without rescanning the line: mbStarts holds the offset of
+	// each one (ascending) and mbExtra the bytes beyond the first of it
+	// and of all those before it. Both are empty for ASCII text.
+	mbStarts []int
+	mbExtra  []int
 }
 
 func newSrcIndex(src []byte) *srcIndex {
 	ix := &srcIndex{src: src, lineStarts: []int{0}}
-	for i, c := range src {
-		if c == '\n' {
-			ix.lineStarts = append(ix.lineStarts, i+1)
+	extra := 0
+	for i := 0; i < len(src); {
+		c := src[i]
+		if c < utf8.RuneSelf {
+			if c == '\n' {
+				ix.lineStarts = append(ix.lineStarts, i+1)
+			}
+			i++
+			continue
 		}
+		_, n := utf8.DecodeRune(src[i:])
+		if n > 1 {
+			extra += n - 1
+			ix.mbStarts = append(ix.mbStarts, i)
+			ix.mbExtra = append(ix.mbExtra, extra)
+		}
+		i += n
 	}
 	return ix
+}
+
+// extraBefore is the number of bytes beyond the first of the multi-byte
+// characters that start before offset off.
+func (ix *srcIndex) extraBefore(off int) int {
+	i := sort.SearchInts(ix.mbStarts, off) // characters starting before off
+	if i == 0 {
+		return 0
+	}
+	return ix.mbExtra[i-1]
+}
+
+// runeStart moves an offset inside a multi-byte character back to its
+// first byte. (A stray continuation byte is a character of its own.)
+func (ix *srcIndex) runeStart(off int) int {
+	i := sort.SearchInts(ix.mbStarts, off) - 1 // the last one starting before off
+	if i < 0 {
+		return off
+	}
+	size := ix.mbExtra[i] + 1
+	if i > 0 {
+		size -= ix.mbExtra[i-1]
+	}
+	if ix.mbStarts[i]+size > off {
+		return ix.mbStarts[i]
+	}
+	return off
 }
 
 // offsetOf converts a yaml.v3 position (1-based line, 1-based column counted
@@ -43,6 +91,14 @@ func (ix *srcIndex) offsetOf(line, col int) int {
 		return len(ix.src)
 	}
 	off := ix.lineStarts[line-1]
+	end := len(ix.src)
+	if line < len(ix.lineStarts) {
+		end = ix.lineStarts[line] - 1
+	}
+	if ix.extraBefore(end) == ix.extraBefore(off) {
+		// An ASCII line: the column is the byte offset.
+		return min(off+max(col, 1)-1, end)
+	}
 	for c := 1; c < col && off < len(ix.src) && ix.src[off] != '\n'; c++ {
 		_, n := utf8.DecodeRune(ix.src[off:])
 		off += n
@@ -50,16 +106,14 @@ func (ix *srcIndex) offsetOf(line, col int) int {
 	return off
 }
 
-// pos converts a byte offset to a file position (column in bytes).
+// pos converts a byte offset to a file position whose column counts
+// characters; an offset inside a multi-byte character is that character's.
 func (ix *srcIndex) pos(file string, off int) Pos {
-	if off < 0 {
-		off = 0
-	}
-	if off > len(ix.src) {
-		off = len(ix.src)
-	}
+	off = ix.runeStart(max(0, min(off, len(ix.src))))
 	line := sort.Search(len(ix.lineStarts), func(i int) bool { return ix.lineStarts[i] > off })
-	return Pos{File: file, Line: line, Column: off - ix.lineStarts[line-1] + 1}
+	start := ix.lineStarts[line-1]
+	col := off - start - (ix.extraBefore(off) - ix.extraBefore(start)) + 1
+	return Pos{File: file, Line: line, Column: col}
 }
 
 // nodePos is the file position of a yaml node.
