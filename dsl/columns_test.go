@@ -141,6 +141,13 @@ func TestYAMLStructureColumnsCountCharacters(t *testing.T) {
 		{name: "wrong type after a non-ASCII value",
 			src:  attrs + "cohorts:\n  g: {c: {description: 日本, expr: [x]}}\n",
 			want: `5:34: expr in cohort "c" must be a string, not a list`, at: "[x]"},
+		// Group names are free-form (spec §1), so they may be non-ASCII too.
+		{name: "invalid cohort name after a non-ASCII group key",
+			src:  attrs + "cohorts:\n  Ümlaut: {Bad: \"user_id == 'x'\"}\n",
+			want: `5:12: invalid cohort name "Bad": use lower-case letters, digits and _, starting with a letter`, at: "Bad"},
+		{name: "wrong type after a non-ASCII group key",
+			src:  attrs + "cohorts:\n  日本: {c: {expr: [x]}}\n",
+			want: `5:18: expr in cohort "c" must be a string, not a list`, at: "[x]"},
 		{name: "yaml colon in a plain value after non-ASCII",
 			src:  attrs + "cohorts:\n  a: Zürich: x\n",
 			want: `5:12: YAML: mapping values are not allowed in this context (quote a value that contains ": ")`, at: ": x"},

@@ -514,7 +514,10 @@ func (l *loader) group(path []string, m *yaml.Node) {
 	})
 }
 
-// checkCohortName checks a cohort or group name.
+// checkCohortName checks a cohort or group name. Both may not be a reserved
+// cohort key. Only cohort names must match [a-z][a-z0-9_]* (expressions
+// and the API refer to them); a group path is metadata, so a group may have
+// any non-empty name, such as "Engagement Based".
 func (l *loader) checkCohortName(k, v *yaml.Node) bool {
 	name := k.Value
 	for _, r := range cohortKeys {
@@ -523,12 +526,15 @@ func (l *loader) checkCohortName(k, v *yaml.Node) bool {
 			return false
 		}
 	}
-	if !cohortNameRE.MatchString(name) {
-		kind := "cohort"
-		if v.Kind == yaml.MappingNode && !l.isCohortMap(v) {
-			kind = "group"
+	if v.Kind == yaml.MappingNode && !l.isCohortMap(v) {
+		if strings.TrimSpace(name) == "" {
+			l.errorf(l.pos(k), "a group needs a name")
+			return false
 		}
-		l.errorf(l.pos(k), "invalid %s name %q: use lower-case letters, digits and _, starting with a letter", kind, name)
+		return true
+	}
+	if !cohortNameRE.MatchString(name) {
+		l.errorf(l.pos(k), "invalid cohort name %q: use lower-case letters, digits and _, starting with a letter", name)
 		return false
 	}
 	return true

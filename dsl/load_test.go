@@ -333,7 +333,10 @@ func TestParseDataErrors(t *testing.T) {
 		{name: "derived empty", src: attrs + "derived:\n  d:\n", want: `5:5: derived "d" must be a string, not nothing`, n: 1},
 		{name: "cohorts not map", src: attrs + "cohorts: [a]\n", want: `4:10: cohorts must be a mapping of groups and cohorts, not a list`, n: 1},
 		{name: "cohort name upper", src: attrs + "cohorts:\n  Big: x\n", want: `5:3: invalid cohort name "Big": use lower-case letters, digits and _, starting with a letter`, n: 1},
-		{name: "group name dash", src: attrs + "cohorts:\n  my-group:\n    a: x\n", want: `5:3: invalid group name "my-group": use lower-case letters, digits and _, starting with a letter`, n: 1},
+		{name: "empty group name", src: attrs + "cohorts:\n  \"\":\n    a: x\n", want: `5:3: a group needs a name`, n: 1},
+		{name: "blank group name", src: attrs + "cohorts:\n  \" \":\n    a: x\n", want: `5:3: a group needs a name`, n: 1},
+		{name: "duplicate group", src: attrs + "cohorts:\n  BadGroup:\n    a: x\n  BadGroup:\n    b: x\n", want: `7:3: duplicate key "BadGroup" (first at line 5)`, n: 1},
+		{name: "cohort name still checked in a free-form group", src: attrs + "cohorts:\n  Engagement Based:\n    Champion: x\n", want: `6:5: invalid cohort name "Champion": use lower-case letters, digits and _, starting with a letter`, n: 1},
 		{name: "reserved group name", src: attrs + "cohorts:\n  owner:\n    a: x\n", want: `5:3: "owner" is a reserved key and cannot name a cohort or a group (a cohort with owner needs expr, members or members_file)`, n: 1},
 		{name: "cohort without expr", src: attrs + "cohorts:\n  a:\n    description: d\n", want: `5:3: cohort "a" needs expr, members or members_file`, n: 1},
 		{name: "cohort typo key", src: attrs + "cohorts:\n  champion:\n    exprr: \"user_id == 'x'\"\n", want: `6:5: unknown key "exprr" in cohort "champion" (did you mean "expr"?)`, n: 1},
@@ -396,6 +399,47 @@ cohorts:
         'b'
     fine: "NOT cohort('champion')"
 `
+
+// TestGroupNames checks that only cohort names are constrained: a group
+// path is metadata, so any non-empty group name is accepted (spec §1).
+func TestGroupNames(t *testing.T) {
+	src := `version: 1
+attributes:
+  user_id: {type: string, key: true}
+cohorts:
+  BadGroup:
+    a: "user_id == 'a'"
+  Engagement Based:
+    my-group:
+      b: "user_id == 'b'"
+      Ünïcode 日本:
+        c:
+          expr: "user_id == 'c'"
+  "42":
+    d: "user_id == 'd'"
+`
+	f, err := ParseData("cohorts.yaml", []byte(src))
+	if err != nil {
+		var list ErrorList
+		errors.As(err, &list)
+		t.Fatalf("ParseData: %v\n%s", err, list.Pretty())
+	}
+	wantGroups := []string{"BadGroup", "Engagement Based", "Engagement Based/my-group", "Engagement Based/my-group/Ünïcode 日本", "42"}
+	if !reflect.DeepEqual(f.Groups, wantGroups) {
+		t.Errorf("groups = %q, want %q", f.Groups, wantGroups)
+	}
+	wantCohorts := map[string]string{
+		"a": "BadGroup",
+		"b": "Engagement Based/my-group",
+		"c": "Engagement Based/my-group/Ünïcode 日本",
+		"d": "42",
+	}
+	for name, group := range wantCohorts {
+		if c := f.Cohort(name); c == nil || c.Group != group || c.Expr == nil {
+			t.Errorf("cohort %q = %+v, want group %q with an expression", name, c, group)
+		}
+	}
+}
 
 func TestParseDataReportsAllErrors(t *testing.T) {
 	f, err := ParseData("cohorts.yaml", []byte(multiErrorFile))
