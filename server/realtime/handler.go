@@ -90,10 +90,13 @@ func (p *Pipeline) ApplyNDJSON(body []byte, arrived time.Time) BatchResult {
 type apiError struct {
 	Code    string         `json:"code"`
 	Message string         `json:"message"`
-	Details map[string]any `json:"details,omitempty"`
+	Details map[string]any `json:"details"` // always present, {} when empty
 }
 
 func answerError(c *fiber.Ctx, status int, code, msg string, details map[string]any) error {
+	if details == nil {
+		details = map[string]any{}
+	}
 	return c.Status(status).JSON(fiber.Map{"error": apiError{Code: code, Message: msg, Details: details}})
 }
 

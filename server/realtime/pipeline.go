@@ -227,8 +227,9 @@ func (p *Pipeline) Index() *bitmaps.Index {
 // LoadIndex returns the index for set: with a StateDir holding a snapshot
 // of the same catalog, the snapshot (index, side state, published cohorts
 // and offsets) is restored; otherwise load builds the index (from the data
-// source). Either way the pipeline attaches to it. It fits
-// server.Config.LoadIndex.
+// source). Either way the pipeline attaches to it; on a reload (events
+// were applied already) what the stream applied is carried onto the new
+// index (Rebase). It fits server.Config.LoadIndex.
 func (p *Pipeline) LoadIndex(ctx context.Context, set *compiler.Set, load func(context.Context, *compiler.Set) (*bitmaps.Index, error)) (*bitmaps.Index, error) {
 	if p.cfg.StateDir != "" {
 		st, err := readSnapshotFile(p.cfg.StateDir)
@@ -251,6 +252,18 @@ func (p *Pipeline) LoadIndex(ctx context.Context, set *compiler.Set, load func(c
 	ix, err := load(ctx, set)
 	if err != nil {
 		return nil, err
+	}
+	p.mu.Lock()
+	reload := p.applier != nil
+	p.mu.Unlock()
+	if reload {
+		// A reload for a new catalog reads the source again: what the
+		// stream applied since (profile updates, new users, deletions)
+		// must not be lost, so it is carried onto the new index.
+		if err := p.Rebase(set, ix, time.Time{}); err != nil {
+			return nil, err
+		}
+		return ix, nil
 	}
 	if err := p.Attach(set, ix); err != nil {
 		return nil, err

@@ -127,7 +127,7 @@ func TestEventsHandler(t *testing.T) {
 			name:       "empty body",
 			body:       " \n",
 			wantStatus: 400,
-			want:       map[string]any{"error": map[string]any{"code": "empty_body", "message": "the request body is empty; send NDJSON events, one JSON object a line"}},
+			want:       map[string]any{"error": map[string]any{"code": "empty_body", "message": "the request body is empty; send NDJSON events, one JSON object a line", "details": map[string]any{}}},
 		},
 		{
 			name: "mixed lines: the good ones apply, the bad one is named by line and field",

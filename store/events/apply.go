@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"slices"
 	"time"
 
@@ -374,9 +375,14 @@ type CarryStats struct {
 // updated after asOf that the source lacks is copied, and a user deleted by
 // an event after asOf is removed from to. from is the index events were
 // applied to until now; to is the new one. Call SetIndex(to) afterwards.
+// A zero asOf carries everything the stream applied (a source that never
+// changes, such as a data file read again for a new catalog).
 func (a *Applier) Carry(from, to *bitmaps.Index, asOf time.Time) (CarryStats, error) {
 	var st CarryStats
-	cut := asOf.UnixNano()
+	cut := int64(math.MinInt64)
+	if !asOf.IsZero() {
+		cut = asOf.UnixNano()
+	}
 	toSchema := to.Schema()
 	toField := make(map[string]int, len(toSchema))
 	for i, f := range toSchema {
