@@ -86,16 +86,18 @@ func TestCrashRecovery(t *testing.T) {
 			cmd.Wait()
 		}
 	})
-	// Feed the rest in chunks while the child consumes; kill it once a
-	// snapshot holds a third of the stream.
+	// Feed up to two thirds of the stream in chunks while the child
+	// consumes, and kill it once a snapshot holds a third: the rest comes
+	// after the kill, so the crash is always mid-stream however fast the
+	// child consumes.
 	next := 1500
 	deadline := time.Now().Add(60 * time.Second)
 	for !killed {
 		if time.Now().After(deadline) {
 			t.Fatalf("the child made no progress; its output:\n%s", out.String())
 		}
-		if next < len(recs) {
-			end := min(next+250, len(recs))
+		if next < 2*len(recs)/3 {
+			end := min(next+250, 2*len(recs)/3)
 			kafkatest.Produce(t, brokers, "events", recs[next:end])
 			next = end
 		} else {
