@@ -34,9 +34,14 @@ const DefaultHistoryLen = 50
 // 12 bytes. The kept set does not depend on the order reads arrive in.
 // MemHistory is safe for concurrent use.
 type MemHistory struct {
-	mu      sync.RWMutex
-	max     int
-	users   map[string][]readEntry // sorted by (ts, art) ascending
+	mu  sync.RWMutex
+	max int
+	// users maps a user to its list in lists (sorted by (ts, art)
+	// ascending): adding to a known user's list is one map lookup, not a
+	// lookup and an assignment. Lists of deleted users are free for reuse.
+	users   map[string]int32
+	lists   [][]readEntry
+	free    []int32
 	arts    map[string]uint32
 	artName []string
 }
@@ -52,7 +57,7 @@ func NewMemHistory(perUser int) *MemHistory {
 	if perUser <= 0 {
 		perUser = DefaultHistoryLen
 	}
-	return &MemHistory{max: perUser, users: map[string][]readEntry{}, arts: map[string]uint32{}}
+	return &MemHistory{max: perUser, users: map[string]int32{}, arts: map[string]uint32{}}
 }
 
 func (h *MemHistory) intern(articleID string) uint32 {
@@ -88,8 +93,46 @@ func (h *MemHistory) Add(userID, articleID string, ts time.Time) {
 	h.add(userID, readEntry{ts: ts.Unix(), art: h.intern(articleID)})
 }
 
+// addReads is Add for several reads under one lock.
+func (h *MemHistory) addReads(ops []sideOp) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := range ops {
+		h.add(ops[i].user, readEntry{ts: ops[i].ts.Unix(), art: h.intern(ops[i].art)})
+	}
+}
+
+// list returns the user's reads (nil when none).
+func (h *MemHistory) list(userID string) []readEntry {
+	if k, ok := h.users[userID]; ok {
+		return h.lists[k]
+	}
+	return nil
+}
+
+// setList stores the user's reads.
+func (h *MemHistory) setList(userID string, list []readEntry) {
+	if k, ok := h.users[userID]; ok {
+		h.lists[k] = list
+		return
+	}
+	var k int32
+	if n := len(h.free); n > 0 {
+		k, h.free = h.free[n-1], h.free[:n-1]
+		h.lists[k] = list
+	} else {
+		k = int32(len(h.lists))
+		h.lists = append(h.lists, list)
+	}
+	h.users[userID] = k
+}
+
 func (h *MemHistory) add(userID string, e readEntry) {
-	list := h.users[userID]
+	k, known := h.users[userID]
+	var list []readEntry
+	if known {
+		list = h.lists[k]
+	}
 	i, found := slices.BinarySearchFunc(list, e, cmpEntry)
 	if found {
 		return
@@ -106,14 +149,19 @@ func (h *MemHistory) add(userID string, e readEntry) {
 	if list == nil {
 		list = make([]readEntry, 0, 4)
 	}
-	h.users[userID] = slices.Insert(list, i, e)
+	list = slices.Insert(list, i, e)
+	if known {
+		h.lists[k] = list
+	} else {
+		h.setList(userID, list)
+	}
 }
 
 // Reads returns the newest reads first (see HistoryReader).
 func (h *MemHistory) Reads(userID string, n int) []Read {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	list := h.users[userID]
+	list := h.list(userID)
 	if n <= 0 || n > len(list) {
 		n = len(list)
 	}
@@ -132,7 +180,7 @@ func (h *MemHistory) HasRead(userID, articleID string) bool {
 	if !ok {
 		return false
 	}
-	for _, e := range h.users[userID] {
+	for _, e := range h.list(userID) {
 		if e.art == id {
 			return true
 		}
@@ -144,7 +192,11 @@ func (h *MemHistory) HasRead(userID, articleID string) bool {
 func (h *MemHistory) Delete(userID string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	delete(h.users, userID)
+	if k, ok := h.users[userID]; ok {
+		delete(h.users, userID)
+		h.lists[k] = nil
+		h.free = append(h.free, k)
+	}
 }
 
 // Users returns how many users have a history.

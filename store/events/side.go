@@ -61,9 +61,20 @@ func (a *Applier) Background() (stop func()) {
 
 func (a *Applier) runSide(w *sideWorker) {
 	defer close(w.exited)
+	mh, _ := a.history.(*MemHistory)
 	for batch := range w.work {
-		for i := range batch {
+		for i := 0; i < len(batch); {
+			if mh != nil && batch[i].kind == sideRead { // a run of reads: one lock
+				j := i + 1
+				for j < len(batch) && batch[j].kind == sideRead {
+					j++
+				}
+				mh.addReads(batch[i:j])
+				i = j
+				continue
+			}
 			a.doSide(&batch[i])
+			i++
 		}
 		clear(batch)
 		select {

@@ -93,7 +93,7 @@ func (h *MemHistory) writeTo(e *enc) {
 	e.uv(uint64(len(users)))
 	for _, u := range users {
 		e.str(u)
-		list := h.users[u]
+		list := h.list(u)
 		e.uv(uint64(len(list)))
 		for _, r := range list {
 			e.uv(uint64(r.art))
@@ -155,7 +155,7 @@ func (a *Applier) ReadState(r io.Reader) error {
 	a.seen, a.tombs, a.held = seen, tombs, held
 	if mh, ok := a.history.(*MemHistory); ok && hist != nil {
 		mh.mu.Lock()
-		mh.users, mh.arts, mh.artName = hist.users, hist.arts, hist.artName
+		mh.users, mh.lists, mh.free, mh.arts, mh.artName = hist.users, hist.lists, hist.free, hist.arts, hist.artName
 		mh.mu.Unlock()
 	}
 	a.articles.mu.Lock()
@@ -195,7 +195,7 @@ func readHistory(d *dec) *MemHistory {
 		if !slices.IsSortedFunc(list, cmpEntry) {
 			d.fail("history of a user is not sorted")
 		}
-		h.users[u] = list
+		h.setList(u, list)
 	}
 	return h
 }
