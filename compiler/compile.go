@@ -393,6 +393,14 @@ func CompileData(path string, data []byte) (*Set, error) {
 	return compileParsed(f, err)
 }
 
+// CompileDataIn is CompileData that also reads members files, relative to
+// dir (dsl.LoadData): what the server's validate endpoint checks a posted
+// file with, as if it replaced the served one.
+func CompileDataIn(path string, data []byte, dir string) (*Set, error) {
+	f, err := dsl.LoadData(path, data, dir)
+	return compileParsed(f, err)
+}
+
 func compileParsed(f *dsl.File, err error) (*Set, error) {
 	var errs dsl.ErrorList
 	if err != nil && !errors.As(err, &errs) {

@@ -33,12 +33,18 @@ func Load(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot load cohorts from %q: %w", path, err)
 	}
+	return LoadData(path, data, filepath.Dir(path))
+}
+
+// LoadData is Load for content already read: data is parsed as the file at
+// path (for positions) and members files are read relative to dir.
+func LoadData(path string, data []byte, dir string) (*File, error) {
 	f, err := ParseData(path, data)
 	var errs ErrorList
 	if err != nil && !errors.As(err, &errs) {
 		return f, err
 	}
-	errs = append(errs, f.readMembersFiles(filepath.Dir(path))...)
+	errs = append(errs, f.readMembersFiles(dir)...)
 	if len(errs) > 0 {
 		f.finishErrors(errs)
 		return f, errs

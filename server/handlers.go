@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -186,7 +187,9 @@ func (s *Server) query(c *fiber.Ctx) error {
 // validate checks a cohorts.yaml given as the body. An invalid file is a
 // successful validation: 200 {"valid": false, "errors": [...]}.
 func (s *Server) validate(c *fiber.Ctx) error {
-	set, err := compiler.CompileData("cohorts.yaml", c.Body())
+	// Checked as if it replaced the served file: members files resolve
+	// next to it.
+	set, err := compiler.CompileDataIn("cohorts.yaml", c.Body(), filepath.Dir(s.cfg.CohortsPath))
 	if err != nil {
 		list := dslErrors(err)
 		if list == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"sync/atomic"
 	"syscall"
 
@@ -479,6 +480,30 @@ func TestValidate(t *testing.T) {
 	first := errs[0].(map[string]any)
 	if first["line"] != 7.0 || first["column"] != 14.0 || !strings.Contains(first["message"].(string), "engagment_tier") {
 		t.Errorf("first error %v, want line 7 column 14", first)
+	}
+}
+
+// TestValidateMembersFile: a posted file is checked as if it replaced the
+// served one, members files included (they resolve next to it).
+func TestValidateMembersFile(t *testing.T) {
+	e := newEnv(t, genUsers(10, 10)).load(t)
+	if err := os.WriteFile(filepath.Join(filepath.Dir(e.path), "vip.csv"), []byte("user_id\nu0001\nnobody\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	good, _ := os.ReadFile("testdata/cohorts.yaml")
+	for _, tc := range []struct {
+		file  string
+		valid bool
+	}{{"vip.csv", true}, {"nothere.csv", false}} {
+		body := string(good) + "  listed:\n    members_file: " + tc.file + "\n"
+		r := e.call(t, "POST", "/api/v1/cohorts/validate", body, "Content-Type", "application/yaml")
+		m := r.json(t)
+		if r.status != 200 || m["valid"] != tc.valid {
+			t.Fatalf("members_file %s: %d %s", tc.file, r.status, r.body)
+		}
+		if !tc.valid && !strings.Contains(string(r.body), "nothere.csv") {
+			t.Errorf("the error does not name the missing file: %s", r.body)
+		}
 	}
 }
 
