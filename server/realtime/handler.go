@@ -40,7 +40,9 @@ type LineError struct {
 // ApplyNDJSON applies every line of an NDJSON body (blank lines are
 // skipped) through the same path as Kafka events; arrived is when the body
 // was received (for the freshness metric). Lines are applied in order; a
-// bad line does not stop the others.
+// bad line does not stop the others. When it returns, every effect is done,
+// the read history and hooks (run in the background while Run runs)
+// included.
 func (p *Pipeline) ApplyNDJSON(body []byte, arrived time.Time) BatchResult {
 	res := BatchResult{Errors: []LineError{}}
 	fail := func(le LineError) {
@@ -82,6 +84,9 @@ func (p *Pipeline) ApplyNDJSON(body []byte, arrived time.Time) BatchResult {
 			res.Accepted++
 		}
 		res.Changes += len(out.Changes)
+	}
+	if res.Accepted > 0 {
+		p.flushSide()
 	}
 	return res
 }
