@@ -24,8 +24,15 @@
 // at fault; the caller adds where it came from (Kafka topic/partition/offset
 // or an NDJSON line). Malformed events never stop a consumer.
 //
+// The effects outside the index — read-history writes and the SessionEnd
+// and UserDeleted hooks — run in Apply, or with Applier.Background on a
+// goroutine of their own, in event order (an erasure after the reads before
+// it), so that the goroutine applying events mostly writes the index;
+// Applier.Flush waits for them.
+//
 // Applier.WriteState and ReadState serialise everything an Applier holds
-// besides the index, so that a snapshot of both can be restored together.
+// besides the index, so that a snapshot of both can be restored together
+// (they flush the background effects first).
 //
 // events imports bitmaps and store (the value rules of data files), plus the
 // standard library. It knows nothing of the cohort language, Kafka or HTTP.
