@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -32,7 +34,17 @@ func Handler(r *Recommender) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req Request
 		if err := decodeObject(c.Body(), &req); err != nil {
-			return writeError(c, http.StatusBadRequest, "invalid_json", err.Error(), nil)
+			return writeDecodeError(c, err)
+		}
+		// config.count given as 0 is out of range; Request.Config.Count 0
+		// means "the default", so the body says which it was.
+		var given struct {
+			Config struct {
+				Count *int `json:"count"`
+			} `json:"config"`
+		}
+		if json.Unmarshal(c.Body(), &given) == nil && given.Config.Count != nil && *given.Config.Count == 0 {
+			return writeErr(c, &InputError{Code: "invalid_count", Message: fmt.Sprintf("count must be between 1 and %d (got 0)", MaxCount), Field: "config.count"})
 		}
 		resp, err := r.Recommend(c.UserContext(), req)
 		if err != nil {
@@ -56,6 +68,9 @@ func CohortHandler(r *Recommender) fiber.Handler {
 			n, err := strconv.Atoi(s)
 			if err != nil {
 				return writeError(c, http.StatusBadRequest, "invalid_count", "count "+strconv.Quote(s)+" is not an integer", map[string]any{"field": "count"})
+			}
+			if n == 0 { // 0 in the request is not "the default"
+				return writeErr(c, &InputError{Code: "invalid_count", Message: fmt.Sprintf("count must be between 1 and %d (got 0)", MaxCount), Field: "count"})
 			}
 			req.Count = n
 		}
@@ -126,12 +141,53 @@ func decodeObject(body []byte, v any) error {
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return &fieldTypeError{field: te.Field, want: jsonKind(te.Type), got: te.Value}
+		}
 		return errors.New("the body is not valid JSON for this endpoint: " + err.Error())
 	}
 	if dec.More() {
 		return errors.New("the body holds more than one JSON value")
 	}
 	return nil
+}
+
+// fieldTypeError is a JSON field holding a value of the wrong type.
+type fieldTypeError struct{ field, want, got string }
+
+func (e *fieldTypeError) Error() string {
+	return fmt.Sprintf("%s must be %s, not %s", e.field, e.want, e.got)
+}
+
+// writeDecodeError answers a body that cannot be decoded: 400, naming the
+// field when one is at fault.
+func writeDecodeError(c *fiber.Ctx, err error) error {
+	var fe *fieldTypeError
+	if errors.As(err, &fe) {
+		return writeError(c, http.StatusBadRequest, "invalid_json", err.Error(), map[string]any{"field": fe.field})
+	}
+	return writeError(c, http.StatusBadRequest, "invalid_json", err.Error(), nil)
+}
+
+// jsonKind names what a Go type holds in JSON words.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array of " + strings.TrimPrefix(strings.TrimPrefix(jsonKind(t.Elem()), "a "), "an ") + "s"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "an object"
 }
 
 func decodeFeedback(body []byte) ([]Feedback, error) {

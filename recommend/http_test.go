@@ -83,7 +83,9 @@ func TestHandlers(t *testing.T) {
 		},
 		{name: "not JSON", method: "POST", path: "/api/v1/recommendations", body: `{"user_id":`, status: 400, check: errorCode("invalid_json")},
 		{name: "an array", method: "POST", path: "/api/v1/recommendations", body: `[1]`, status: 400, check: errorCode("invalid_json")},
-		{name: "wrong type", method: "POST", path: "/api/v1/recommendations", body: `{"user_id": 5}`, status: 400, check: errorCode("invalid_json")},
+		{name: "wrong type", method: "POST", path: "/api/v1/recommendations", body: `{"user_id": 5}`, status: 400, check: errorField("invalid_json", "user_id", "user_id must be a string, not number")},
+		{name: "wrong nested type", method: "POST", path: "/api/v1/recommendations", body: `{"user_id":"u","config":{"count":"10"}}`, status: 400, check: errorField("invalid_json", "config.count", "config.count must be an integer, not string")},
+		{name: "count 0", method: "POST", path: "/api/v1/recommendations", body: `{"user_id":"u","config":{"count":0}}`, status: 422, check: errorField("invalid_count", "config.count", "count must be between 1 and 100 (got 0)")},
 		{name: "no user_id", method: "POST", path: "/api/v1/recommendations", body: `{}`, status: 422, check: errorCode("missing_user_id")},
 		{name: "bad strategy", method: "POST", path: "/api/v1/recommendations", body: `{"user_id":"u","config":{"strategy":"x"}}`, status: 422, check: errorCode("invalid_strategy")},
 		{name: "count too large", method: "POST", path: "/api/v1/recommendations", body: `{"user_id":"u","config":{"count":1000}}`, status: 422, check: errorCode("invalid_count")},
@@ -97,6 +99,7 @@ func TestHandlers(t *testing.T) {
 		},
 		{name: "unknown cohort", method: "GET", path: "/api/v1/cohorts/nope/recommendations", status: 404, check: errorCode("cohort_not_found")},
 		{name: "bad count", method: "GET", path: "/api/v1/cohorts/climbers/recommendations?count=ten", status: 400, check: errorCode("invalid_count")},
+		{name: "cohort count 0", method: "GET", path: "/api/v1/cohorts/climbers/recommendations?count=0", status: 422, check: errorField("invalid_count", "count", "count must be between 1 and 100 (got 0)")},
 		{
 			name: "feedback", method: "POST", path: "/api/v1/feedback",
 			body:   `{"feedback": [{"user_id":"u-2","article_id":"a","type":"impression"},{"user_id":"u-2","article_id":"a","type":"click"}]}`,
@@ -137,6 +140,20 @@ func errorCode(code string) func(t *testing.T, b map[string]any) {
 		e, ok := b["error"].(map[string]any)
 		if !ok || e["code"] != code || e["message"] == "" || e["details"] == nil {
 			t.Errorf("error %v, want code %q with a message and details", b, code)
+		}
+	}
+}
+
+// errorField checks an error's code, the field its details name, and its
+// message.
+func errorField(code, field, msg string) func(t *testing.T, b map[string]any) {
+	return func(t *testing.T, b map[string]any) {
+		t.Helper()
+		errorCode(code)(t, b)
+		e, _ := b["error"].(map[string]any)
+		d, _ := e["details"].(map[string]any)
+		if d["field"] != field || e["message"] != msg {
+			t.Errorf("error %v, want field %q and message %q", e, field, msg)
 		}
 	}
 }

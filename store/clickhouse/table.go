@@ -228,16 +228,24 @@ func (t *Table) fromClause() string {
 func (t *Table) From() string { return t.from }
 
 // CountSQL returns the query counting the users matching where (a WHERE
-// clause from compiler.Query.SQL).
+// clause from compiler.Query.SQL). A table read with FINAL holds one row
+// per user; any other may hold several (a plain MergeTree the index would
+// refuse), so each user counts once.
 func (t *Table) CountSQL(where string) string {
-	return "SELECT count() FROM " + t.from + " WHERE " + where
+	if t.final {
+		return "SELECT count() FROM " + t.from + " WHERE " + where
+	}
+	return "SELECT uniqExact(" + Ident(t.key.attr) + ") FROM " + t.from + " WHERE " + where
 }
 
 // MembersSQL returns the query listing the user ids matching where, in
-// ascending byte order.
+// ascending byte order, each once (see CountSQL).
 func (t *Table) MembersSQL(where string) string {
 	k := Ident(t.key.attr)
-	return "SELECT " + k + " FROM " + t.from + " WHERE " + where + " ORDER BY " + k
+	if t.final {
+		return "SELECT " + k + " FROM " + t.from + " WHERE " + where + " ORDER BY " + k
+	}
+	return "SELECT DISTINCT " + k + " FROM " + t.from + " WHERE " + where + " ORDER BY " + k
 }
 
 // Count runs CountSQL(where) in ClickHouse.

@@ -346,6 +346,15 @@ cohorts:
 			if _, ok := ix.Lookup(tc.good); !ok {
 				t.Errorf("the good row %s is missing after skipping the bad one", tc.good)
 			}
+			if tc.name == "duplicate key" {
+				// Pushdown never counts a user twice.
+				n, err := tb.Count(ctx, "1")
+				var ids []string
+				merr := tb.Members(ctx, "1", func(id string) error { ids = append(ids, id); return nil })
+				if err != nil || merr != nil || n != 2 || strings.Join(ids, ",") != "u1,u2" {
+					t.Errorf("pushdown over duplicate rows: count %d (%v), members %v (%v); want 2, u1,u2", n, err, ids, merr)
+				}
+			}
 		})
 	}
 }
