@@ -74,6 +74,11 @@ Every flag can also be set from the environment as COHORTD_<FLAG>
 (upper case, '-' becomes '_'), e.g. COHORTD_DATA=users.ndjson.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// No command is a usage error (exit 2), not a request for help.
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprint(cmd.ErrOrStderr(), cmd.UsageString())
+			return usageError{errors.New("missing command (serve, validate, query, explain, gen, load, ...)")}
+		},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return flagsFromEnv(cmd.Flags())
 		},

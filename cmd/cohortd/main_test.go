@@ -127,6 +127,7 @@ func TestExitStatuses(t *testing.T) {
 		args []string
 		want int
 	}{
+		{"no command", []string{}, exitUsage},
 		{"unknown command", []string{"frobnicate"}, exitUsage},
 		{"unknown flag", []string{"query", "--nope", "true"}, exitUsage},
 		{"bad format", []string{"query", "--format", "xml", "true"}, exitUsage},
