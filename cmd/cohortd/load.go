@@ -77,6 +77,13 @@ renamed into place at the end, so a failed load changes nothing.`,
 			if st.Skipped > 0 {
 				msg += fmt.Sprintf(" (%d bad rows skipped)", st.Skipped)
 			}
+			if ev := st.Events; ev.Events > 0 || ev.Skipped > 0 {
+				msg += fmt.Sprintf("; events.ndjson applied first: %d events, %d changed users, %d users created, %d erased",
+					ev.Events, ev.Applied, ev.Created, ev.Deleted)
+				if ev.Skipped > 0 {
+					msg += fmt.Sprintf(", %d malformed lines skipped (the first: %v)", ev.Skipped, ev.FirstErrors[0])
+				}
+			}
 			fmt.Fprintln(cmd.OutOrStdout(), msg)
 			return nil
 		},

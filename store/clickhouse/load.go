@@ -1,9 +1,11 @@
 package clickhouse
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cohortd/cohortd/store/events"
 	"hash/maphash"
 	"log/slog"
 	"math"
@@ -60,7 +62,9 @@ type LoadStats struct {
 	// that had it (ignored).
 	UnknownAttributes map[string]int64
 	FirstErrors       []error // up to 10 skipped lines (*store.RowError)
-	Took              time.Duration
+	// Events is what applying the data directory's events.ndjson did.
+	Events events.FileStats
+	Took   time.Duration
 }
 
 // updatedType is the type of the updated_at column Load adds, filled by
@@ -167,7 +171,7 @@ func (c *Client) Load(ctx context.Context, path, table, key string, schema bitma
 			}
 		}()
 	}
-	st, err := c.insert(ctx, df.Users, target, key, schema, opts)
+	st, err := c.insert(ctx, df.Users, df.Events, target, key, schema, opts)
 	st.Took = time.Since(start)
 	if err != nil {
 		return st, err
@@ -354,7 +358,21 @@ func (b *insertBatch) appendTo(batch driver.Batch) error {
 }
 
 // insert streams the NDJSON file into target.
-func (c *Client) insert(ctx context.Context, file, target, key string, schema bitmaps.Schema, opts LoadOptions) (LoadStats, error) {
+// insert reads the users of file into target. With an events file (a data
+// directory's events.ndjson), the users its events touch are held in a
+// small index, the events are applied to it in ts order as query --data
+// does (events.ApplyFile), and those users are inserted as they end up:
+// the table then answers as the data directory does.
+func (c *Client) insert(ctx context.Context, file, eventsFile, target, key string, schema bitmaps.Schema, opts LoadOptions) (LoadStats, error) {
+	var touched map[string]bool
+	var held *bitmaps.Builder
+	if eventsFile != "" {
+		var err error
+		if touched, err = touchedUsers(ctx, eventsFile, key, schema); err != nil {
+			return LoadStats{}, err
+		}
+		held = bitmaps.NewBuilder(schema)
+	}
 	names := []string{Ident(key)}
 	for _, f := range schema {
 		names = append(names, Ident(f.Name))
@@ -385,31 +403,55 @@ func (c *Client) insert(ctx context.Context, file, target, key string, schema bi
 	}
 	defer rc.Close()
 	ropts := store.Options{SkipBadRows: opts.SkipBadRows, Progress: opts.Progress}
-	sst, err := store.ReadUsers(ctx, rc, file, key, schema, ropts, func(userID string, row bitmaps.Row) error {
-		for i, v := range row {
-			if schema[i].Kind != bitmaps.KindTime || v == nil {
-				continue
-			}
-			if s := v.(int64); s < 0 || s > math.MaxUint32 {
-				return fmt.Errorf("%q: %s is outside the range of ClickHouse's DateTime (1970-01-01 to 2106-02-07)",
-					schema[i].Name, time.Unix(s, 0).UTC().Format(time.RFC3339))
-			}
-		}
-		if seen.add(userID) {
-			return fmt.Errorf("%w %q", bitmaps.ErrDuplicateUser, userID)
+	var inserted int64
+	add := func(userID string, row bitmaps.Row) error {
+		if err := checkDateTimes(schema, row); err != nil {
+			return err
 		}
 		blk.add(userID, row)
+		inserted++
 		if blk.len() >= opts.BatchRows {
 			if err := flush(); err != nil {
 				return fmt.Errorf("cannot insert into %s: %w", target, err)
 			}
 		}
 		return nil
+	}
+	sst, err := store.ReadUsers(ctx, rc, file, key, schema, ropts, func(userID string, row bitmaps.Row) error {
+		if err := checkDateTimes(schema, row); err != nil {
+			return err
+		}
+		if seen.add(userID) {
+			return fmt.Errorf("%w %q", bitmaps.ErrDuplicateUser, userID)
+		}
+		if touched[userID] {
+			return held.Add(userID, row)
+		}
+		return add(userID, row)
 	})
-	st := LoadStats{Rows: sst.Rows, Skipped: sst.Skipped, UnknownAttributes: sst.UnknownAttributes, FirstErrors: sst.FirstErrors}
+	st := LoadStats{Skipped: sst.Skipped, UnknownAttributes: sst.UnknownAttributes, FirstErrors: sst.FirstErrors}
 	if err != nil {
+		st.Rows = inserted
 		return st, err
 	}
+	if held != nil {
+		ix := held.Build()
+		if st.Events, err = events.ApplyFile(ctx, eventsFile, events.NewDecoder(key, schema), ix, events.Options{}); err != nil {
+			return st, err
+		}
+		var aerr error
+		ix.Iterate(ix.Universe(), "", func(id uint32, userID string) bool {
+			row, _ := ix.Row(id)
+			if aerr = add(userID, row); aerr != nil {
+				aerr = fmt.Errorf("user %q after the events of %s: %w", userID, eventsFile, aerr)
+			}
+			return aerr == nil
+		})
+		if aerr != nil {
+			return st, aerr
+		}
+	}
+	st.Rows = inserted
 	if err := flush(); err != nil {
 		return st, fmt.Errorf("cannot insert into %s: %w", target, err)
 	}
@@ -417,6 +459,51 @@ func (c *Client) insert(ctx context.Context, file, target, key string, schema bi
 		return st, fmt.Errorf("cannot insert into %s: %w", target, err)
 	}
 	return st, nil
+}
+
+// checkDateTimes refuses a timestamp ClickHouse's DateTime cannot hold.
+func checkDateTimes(schema bitmaps.Schema, row bitmaps.Row) error {
+	for i, v := range row {
+		if schema[i].Kind != bitmaps.KindTime || v == nil {
+			continue
+		}
+		if s := v.(int64); s < 0 || s > math.MaxUint32 {
+			return fmt.Errorf("%q: %s is outside the range of ClickHouse's DateTime (1970-01-01 to 2106-02-07)",
+				schema[i].Name, time.Unix(s, 0).UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+// touchedUsers returns the users the events of path change (page views,
+// profile updates, deletions); malformed lines are left to ApplyFile.
+func touchedUsers(ctx context.Context, path, key string, schema bitmaps.Schema) (map[string]bool, error) {
+	rc, err := store.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read events: %w", err)
+	}
+	defer rc.Close()
+	dec := events.NewDecoder(key, schema)
+	out := map[string]bool{}
+	sc := bufio.NewScanner(rc)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for n := 0; sc.Scan(); n++ {
+		if n%4096 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		ev, err := dec.Decode(sc.Bytes())
+		if err != nil {
+			continue
+		}
+		switch ev.Type {
+		case events.PageView, events.ProfileUpdate, events.UserDeleted:
+			out[ev.UserID] = true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("cannot read events from %s: %w", path, err)
+	}
+	return out, nil
 }
 
 // keySet is a set of 128-bit hashes of user ids (open addressing, 16 to

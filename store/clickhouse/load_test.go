@@ -3,6 +3,9 @@ package clickhouse_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"github.com/cohortd/cohortd/bitmaps"
+	"github.com/cohortd/cohortd/store/events"
 	"os"
 	"path/filepath"
 	"strings"
@@ -134,5 +137,66 @@ func TestLoadBadLines(t *testing.T) {
 	_, err = c.Load(ctx, old, "users2", set.Key(), set.Schema(), clickhouse.LoadOptions{})
 	if err == nil || !strings.Contains(err.Error(), ":1:") || !strings.Contains(err.Error(), `"seen"`) {
 		t.Errorf("timestamp before 1970: error %v, want one naming line 1 and \"seen\"", err)
+	}
+}
+
+// TestLoadAppliesDirectoryEvents: a data directory's events.ndjson is
+// applied before the users reach ClickHouse, so the table holds what
+// query --data DIR sees (store.LoadUsers, then events.ApplyFile).
+func TestLoadAppliesDirectoryEvents(t *testing.T) {
+	c := testDB(t)
+	ctx := context.Background()
+	set := compileYAML(t, loadYAML)
+	dir := t.TempDir()
+	files := map[string]string{
+		"users.ndjson": `{"user_id": "a", "tier": "x", "visits": 1}` + "\n" + `{"user_id": "b", "tier": "x"}` + "\n" +
+			`{"user_id": "c", "visits": 7, "tags": ["p"]}` + "\n" + `{"user_id": "e", "tier": "z"}` + "\n",
+		"events.ndjson": `{"event_id": "2", "type": "profile_update", "user_id": "a", "ts": "2026-01-02T00:00:00Z", "attributes": {"tier": "y", "tags": ["q"]}}` + "\n" +
+			`{"event_id": "1", "type": "profile_update", "user_id": "a", "ts": "2026-01-01T00:00:00Z", "attributes": {"tier": "old"}}` + "\n" +
+			`{"event_id": "3", "type": "user_deleted", "user_id": "b", "ts": "2026-01-01T00:00:00Z"}` + "\n" +
+			`{"event_id": "4", "type": "page_view", "user_id": "d", "article_id": "x", "ts": "2026-01-01T00:00:00Z"}` + "\n" +
+			`{"event_id": "5", "type": "profile_update", "user_id": "c", "ts": "2026-01-01T00:00:00Z", "attributes": {"visits": null}}` + "\n",
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := c.Load(ctx, dir, "users", set.Key(), set.Schema(), clickhouse.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Rows != 4 || st.Events.Events != 5 {
+		t.Errorf("load stats %+v, want 4 rows (a, c, d, e) and 5 events", st)
+	}
+	tb, err := c.Table(ctx, "users", set.Key(), set.Schema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := tb.ReadIndex(ctx, clickhouse.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := store.LoadUsers(ctx, dir, set.Key(), set.Schema(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := events.ApplyFile(ctx, filepath.Join(dir, "events.ndjson"), events.NewDecoder(set.Key(), set.Schema()), want, events.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	dump := func(ix *bitmaps.Index) string {
+		var b strings.Builder
+		ix.Iterate(ix.Universe(), "", func(id uint32, u string) bool {
+			row, _ := ix.Row(id)
+			fmt.Fprintf(&b, "%s %v\n", u, row)
+			return true
+		})
+		return b.String()
+	}
+	if g, w := dump(got), dump(want); g != w {
+		t.Errorf("the table holds\n%s\nquery --data sees\n%s", g, w)
+	}
+	if !strings.Contains(dump(got), "a [y 1 <nil> [q]]") {
+		t.Errorf("a's later update is not the one kept:\n%s", dump(got))
 	}
 }
