@@ -24,7 +24,7 @@ func TestImportsPointDown(t *testing.T) {
 		"store/gen":                 {"bitmaps"},
 		"store/events":              {"bitmaps", "store", "store/gen"},
 		"store/kafka":               {"store/events"},
-		"store/clickhouse":          {"bitmaps", "compiler", "dsl", "store"},
+		"store/clickhouse":          {"bitmaps", "compiler", "dsl", "store", "store/events"}, // events: a data directory's events.ndjson (load)
 		"store/clickhouse/chtest":   {"store/clickhouse", "bitmaps"},
 		"server":                    {"dsl", "compiler", "bitmaps"},
 		"server/realtime":           {"dsl", "compiler", "bitmaps", "store", "store/events", "store/kafka"},

@@ -47,6 +47,7 @@
 // # Imports
 //
 // The package imports bitmaps, store (the NDJSON reader, for Load),
+// store/events (Load applies a data directory's events.ndjson first),
 // clickhouse-go and the Prometheus client; never compiler, dsl or server:
 // callers pass the compiled WHERE clause as a string and the catalog as a
 // key name plus a bitmaps.Schema. Subpackage chtest helps tests run against
