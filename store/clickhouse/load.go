@@ -1,7 +1,6 @@
 package clickhouse
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -364,14 +363,17 @@ func (b *insertBatch) appendTo(batch driver.Batch) error {
 // does (events.ApplyFile), and those users are inserted as they end up:
 // the table then answers as the data directory does.
 func (c *Client) insert(ctx context.Context, file, eventsFile, target, key string, schema bitmaps.Schema, opts LoadOptions) (LoadStats, error) {
-	var touched map[string]bool
-	var held *bitmaps.Builder
+	var (
+		evs     *events.FileEvents
+		touched map[string]bool
+		held    *bitmaps.Builder
+	)
 	if eventsFile != "" {
 		var err error
-		if touched, err = touchedUsers(ctx, eventsFile, key, schema); err != nil {
+		if evs, err = events.ReadFile(ctx, eventsFile, events.NewDecoder(key, schema)); err != nil {
 			return LoadStats{}, err
 		}
-		held = bitmaps.NewBuilder(schema)
+		touched, held = evs.Users(), bitmaps.NewBuilder(schema)
 	}
 	names := []string{Ident(key)}
 	for _, f := range schema {
@@ -436,9 +438,7 @@ func (c *Client) insert(ctx context.Context, file, eventsFile, target, key strin
 	}
 	if held != nil {
 		ix := held.Build()
-		if st.Events, err = events.ApplyFile(ctx, eventsFile, events.NewDecoder(key, schema), ix, events.Options{}); err != nil {
-			return st, err
-		}
+		st.Events = evs.Apply(ix, events.Options{})
 		var aerr error
 		ix.Iterate(ix.Universe(), "", func(id uint32, userID string) bool {
 			row, _ := ix.Row(id)
@@ -473,37 +473,6 @@ func checkDateTimes(schema bitmaps.Schema, row bitmaps.Row) error {
 		}
 	}
 	return nil
-}
-
-// touchedUsers returns the users the events of path change (page views,
-// profile updates, deletions); malformed lines are left to ApplyFile.
-func touchedUsers(ctx context.Context, path, key string, schema bitmaps.Schema) (map[string]bool, error) {
-	rc, err := store.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read events: %w", err)
-	}
-	defer rc.Close()
-	dec := events.NewDecoder(key, schema)
-	out := map[string]bool{}
-	sc := bufio.NewScanner(rc)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for n := 0; sc.Scan(); n++ {
-		if n%4096 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		ev, err := dec.Decode(sc.Bytes())
-		if err != nil {
-			continue
-		}
-		switch ev.Type {
-		case events.PageView, events.ProfileUpdate, events.UserDeleted:
-			out[ev.UserID] = true
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("cannot read events from %s: %w", path, err)
-	}
-	return out, nil
 }
 
 // keySet is a set of 128-bit hashes of user ids (open addressing, 16 to

@@ -37,32 +37,47 @@ func (e *LineError) Unwrap() error { return e.Err }
 const maxLineBytes = 16 << 20
 
 // ApplyFile applies the events of an NDJSON file (a data directory's
-// events.ndjson; .gz is read transparently) to ix, in ts order whatever the
-// file order (stable for equal ts), with the rules of the stream: a page
-// view sets last_visit_at to the later time and creates an unknown user, a
-// profile_update older than the value held is ignored, user_deleted erases.
-// Only those three types change users; the others are read and counted.
-// A malformed line is skipped and counted, as the stream's consumer does,
-// never a stop. dec must be built for ix's catalog.
+// events.ndjson; .gz is read transparently) to ix: ReadFile, then Apply.
+// dec must be built for ix's catalog.
 func ApplyFile(ctx context.Context, path string, dec *Decoder, ix *bitmaps.Index, opts Options) (FileStats, error) {
-	var st FileStats
+	f, err := ReadFile(ctx, path, dec)
+	if err != nil {
+		return f.stats, err
+	}
+	return f.Apply(ix, opts), nil
+}
+
+// FileEvents are the events of a file that change users (page views,
+// profile updates, deletions), in ts order, ready to apply.
+type FileEvents struct {
+	path  string
+	evs   []fileEvent
+	stats FileStats
+}
+
+type fileEvent struct {
+	ev   Event
+	line int
+}
+
+// ReadFile reads the events of an NDJSON file and keeps those that change
+// users, sorted by ts whatever the file order (stable for equal ts); the
+// other types are read and counted. A malformed line is skipped and
+// counted, as the stream's consumer does, never a stop.
+func ReadFile(ctx context.Context, path string, dec *Decoder) (*FileEvents, error) {
+	f := &FileEvents{path: path}
 	rc, err := store.Open(path)
 	if err != nil {
-		return st, fmt.Errorf("cannot apply events: %w", err)
+		return f, fmt.Errorf("cannot apply events: %w", err)
 	}
 	defer rc.Close()
-	type item struct {
-		ev   Event
-		line int
-	}
-	var evs []item
 	sc := bufio.NewScanner(rc)
 	sc.Buffer(make([]byte, 64<<10), maxLineBytes)
 	line := 0
 	for sc.Scan() {
 		line++
 		if line%4096 == 0 && ctx.Err() != nil {
-			return st, ctx.Err()
+			return f, ctx.Err()
 		}
 		b := sc.Bytes()
 		if isBlankLine(b) {
@@ -70,50 +85,69 @@ func ApplyFile(ctx context.Context, path string, dec *Decoder, ix *bitmaps.Index
 		}
 		ev, err := dec.Decode(b)
 		if err != nil {
-			st.Skipped++
-			if len(st.FirstErrors) < 10 {
-				st.FirstErrors = append(st.FirstErrors, &LineError{Path: path, Line: line, Err: err})
-			}
+			f.skip(line, err)
 			continue
 		}
-		st.Events++
+		f.stats.Events++
 		switch ev.Type {
 		case PageView, ProfileUpdate, UserDeleted:
 			// Only what the index needs is kept while the file is read.
 			ev.Topics, ev.Device, ev.Title, ev.Embedding = nil, "", "", nil
-			evs = append(evs, item{ev, line})
+			f.evs = append(f.evs, fileEvent{ev, line})
 		}
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
 			err = fmt.Errorf("a line is longer than %d MiB", maxLineBytes>>20)
 		}
-		return st, fmt.Errorf("cannot read events from %s after line %d: %w", path, line, err)
+		return f, fmt.Errorf("cannot read events from %s after line %d: %w", path, line, err)
 	}
-	slices.SortStableFunc(evs, func(a, b item) int { return a.ev.TS.Compare(b.ev.TS) })
+	slices.SortStableFunc(f.evs, func(a, b fileEvent) int { return a.ev.TS.Compare(b.ev.TS) })
+	return f, nil
+}
+
+func (f *FileEvents) skip(line int, err error) {
+	f.stats.Skipped++
+	if len(f.stats.FirstErrors) < 10 {
+		f.stats.FirstErrors = append(f.stats.FirstErrors, &LineError{Path: f.path, Line: line, Err: err})
+	}
+}
+
+// Users returns the users the events change (page views create users,
+// profile updates set attributes, deletions erase).
+func (f *FileEvents) Users() map[string]bool {
+	out := make(map[string]bool)
+	for i := range f.evs {
+		out[f.evs[i].ev.UserID] = true
+	}
+	return out
+}
+
+// Apply applies the events to ix with the rules of the stream: a page view
+// sets last_visit_at to the later time and creates an unknown user, a
+// profile_update older than the value held is ignored, user_deleted
+// erases. It returns what reading and applying did.
+func (f *FileEvents) Apply(ix *bitmaps.Index, opts Options) FileStats {
 	opts.History = discardHistory{} // the recommender reads the file itself
 	opts.Hooks = Hooks{}
 	a := NewApplier(ix, opts)
-	for i := range evs {
-		res, err := a.Apply(&evs[i].ev)
+	for i := range f.evs {
+		res, err := a.Apply(&f.evs[i].ev)
 		if err != nil {
-			st.Skipped++
-			if len(st.FirstErrors) < 10 {
-				st.FirstErrors = append(st.FirstErrors, &LineError{Path: path, Line: evs[i].line, Err: err})
-			}
+			f.skip(f.evs[i].line, err)
 			continue
 		}
 		if res.Changed() {
-			st.Applied++
+			f.stats.Applied++
 		}
 		if res.Created {
-			st.Created++
+			f.stats.Created++
 		}
 		if res.Deleted {
-			st.Deleted++
+			f.stats.Deleted++
 		}
 	}
-	return st, nil
+	return f.stats
 }
 
 func isBlankLine(b []byte) bool {
