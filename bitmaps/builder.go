@@ -29,7 +29,6 @@ type Builder struct {
 	stages []stage
 	sorted bool // user_ids arrived in ascending order so far (users has no table yet)
 	hint   int  // Grow's row count, for the next reset
-	vals   []any
 	w      RowWriter
 }
 
