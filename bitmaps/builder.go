@@ -28,7 +28,7 @@ type Builder struct {
 	users  userDict // staging ids: insertion order
 	stages []stage
 	sorted bool // user_ids arrived in ascending order so far (users has no table yet)
-	hint   int  // Grow's row count, for the next reset
+	hint   int  // users expected (Grow): sizes the hash table if the input turns unsorted
 	w      RowWriter
 }
 

@@ -104,3 +104,26 @@ func ExampleBuilder_Add() {
 	// <nil>
 	// user "u1": duplicate user
 }
+
+// A RowWriter stages typed values without boxing them into a Row: a bulk
+// loader sets the fields it has and commits the user; unset fields are
+// NULL.
+func ExampleRowWriter() {
+	b := bitmaps.NewBuilder(schema)
+	b.Grow(2) // the row count, when known, sizes the staging columns once
+	w := b.Writer()
+	w.String(0, "champion")
+	w.Int(1, 1_767_000_000)
+	w.List(2, []string{"cyclist"})
+	fmt.Println(w.Commit("u1"))
+	w.String(0, "loyal")
+	fmt.Println(w.Commit("u1"))
+	ix := b.Build()
+	id, _ := ix.Lookup("u1")
+	row, _ := ix.Row(id)
+	fmt.Println(ix.Len(), row)
+	// Output:
+	// <nil>
+	// user "u1": duplicate user
+	// 1 [champion 1767000000 [cyclist]]
+}
