@@ -174,3 +174,20 @@ func FuzzDecodeRow(f *testing.F) {
 		}
 	})
 }
+
+// TestCutLenPrefixedLengths: lengths of every digit count parse, and
+// lengths that overflow or outrun the input do not.
+func TestCutLenPrefixedLengths(t *testing.T) {
+	for _, n := range []int{0, 1, 9, 10, 99, 100, 101, 999, 1000, 12345, 1 << 20} {
+		v := strings.Repeat("x", n)
+		got, rest, ok := cutLenPrefixed(strconv.Itoa(n) + ":" + v + "tail")
+		if !ok || got != v || rest != "tail" {
+			t.Errorf("length %d: ok %v, value of %d bytes, rest %q", n, ok, len(got), rest)
+		}
+	}
+	for _, bad := range []string{"", ":", "1:", "01:x", "+1:x", "-1:x", "2:x", "99999999999999999999999:x", "1x", "1"} {
+		if _, _, ok := cutLenPrefixed(bad); ok {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
