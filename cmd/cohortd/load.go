@@ -83,6 +83,9 @@ renamed into place at the end, so a failed load changes nothing.`,
 				if ev.Skipped > 0 {
 					msg += fmt.Sprintf(", %d malformed lines skipped (the first: %v)", ev.Skipped, ev.FirstErrors[0])
 				}
+				if ev.Dropped > 0 {
+					msg += fmt.Sprintf(", %d events of users not in this file left out (--append: send them to a running server instead)", ev.Dropped)
+				}
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), msg)
 			return nil

@@ -170,7 +170,7 @@ func (c *Client) Load(ctx context.Context, path, table, key string, schema bitma
 			}
 		}()
 	}
-	st, err := c.insert(ctx, df.Users, df.Events, target, key, schema, opts)
+	st, err := c.insert(ctx, df.Users, df.Events, target, key, schema, exists && opts.IfExists == IfExistsAppend, opts)
 	st.Took = time.Since(start)
 	if err != nil {
 		return st, err
@@ -361,8 +361,9 @@ func (b *insertBatch) appendTo(batch driver.Batch) error {
 // directory's events.ndjson), the users its events touch are held in a
 // small index, the events are applied to it in ts order as query --data
 // does (events.ApplyFile), and those users are inserted as they end up:
-// the table then answers as the data directory does.
-func (c *Client) insert(ctx context.Context, file, eventsFile, target, key string, schema bitmaps.Schema, opts LoadOptions) (LoadStats, error) {
+// the table then answers as the data directory does. When appending to an
+// existing table, only the file's users take events.
+func (c *Client) insert(ctx context.Context, file, eventsFile, target, key string, schema bitmaps.Schema, appending bool, opts LoadOptions) (LoadStats, error) {
 	var (
 		evs     *events.FileEvents
 		touched map[string]bool
@@ -438,7 +439,16 @@ func (c *Client) insert(ctx context.Context, file, eventsFile, target, key strin
 	}
 	if held != nil {
 		ix := held.Build()
+		dropped := 0
+		if appending {
+			// The table may hold users the file does not: applying their
+			// events here would insert rows made of the events alone,
+			// replacing theirs. Only the file's users take events; stream
+			// the others to a running server (POST /api/v1/events, Kafka).
+			dropped = evs.Keep(func(u string) bool { _, ok := ix.Lookup(u); return ok })
+		}
 		st.Events = evs.Apply(ix, events.Options{})
+		st.Events.Dropped = dropped
 		var aerr error
 		ix.Iterate(ix.Universe(), "", func(id uint32, userID string) bool {
 			row, _ := ix.Row(id)

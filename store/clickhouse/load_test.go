@@ -200,3 +200,47 @@ func TestLoadAppliesDirectoryEvents(t *testing.T) {
 		t.Errorf("a's later update is not the one kept:\n%s", dump(got))
 	}
 }
+
+// TestLoadAppendKeepsOtherUsers: appending a data directory whose events
+// name users of the table that the file lacks leaves those users' rows as
+// they are (their events are left out and counted), while the file's users
+// take theirs.
+func TestLoadAppendKeepsOtherUsers(t *testing.T) {
+	c := testDB(t)
+	ctx := context.Background()
+	set := compileYAML(t, loadYAML)
+	if _, err := c.Load(ctx, writeFile(t, `{"user_id": "old", "tier": "x", "visits": 5}`), "users", set.Key(), set.Schema(), clickhouse.LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, data := range map[string]string{
+		"users.ndjson": `{"user_id": "new", "tier": "y"}` + "\n",
+		"events.ndjson": `{"event_id": "1", "type": "page_view", "user_id": "old", "article_id": "a", "ts": "2026-01-01T00:00:00Z"}` + "\n" +
+			`{"event_id": "2", "type": "profile_update", "user_id": "new", "ts": "2026-01-01T00:00:00Z", "attributes": {"visits": 2}}` + "\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := c.Load(ctx, dir, "users", set.Key(), set.Schema(), clickhouse.LoadOptions{IfExists: clickhouse.IfExistsAppend})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Events.Dropped != 1 || st.Events.Applied != 1 {
+		t.Errorf("events %+v, want 1 dropped (old's) and 1 applied", st.Events)
+	}
+	tb, err := c.Table(ctx, "users", set.Key(), set.Schema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, _, err := tb.ReadIndex(ctx, clickhouse.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for u, want := range map[string]any{"old": int64(5), "new": int64(2)} {
+		id, ok := ix.Lookup(u)
+		if !ok || ix.Value(id, "visits") != want {
+			t.Errorf("%s: found %v, visits %v, want %v", u, ok, ix.Value(id, "visits"), want)
+		}
+	}
+}

@@ -20,6 +20,8 @@ type FileStats struct {
 	// FirstErrors holds up to 10 skipped lines' errors (*LineError).
 	FirstErrors      []error
 	Created, Deleted int // users created by page views, erased by user_deleted
+	// Dropped counts events left out on purpose (FileEvents.Keep).
+	Dropped int
 }
 
 // LineError is a malformed line of an events file.
@@ -121,6 +123,14 @@ func (f *FileEvents) Users() map[string]bool {
 		out[f.evs[i].ev.UserID] = true
 	}
 	return out
+}
+
+// Keep drops the events of the users keep refuses (before Apply) and
+// returns how many it dropped.
+func (f *FileEvents) Keep(keep func(userID string) bool) int {
+	n := len(f.evs)
+	f.evs = slices.DeleteFunc(f.evs, func(e fileEvent) bool { return !keep(e.ev.UserID) })
+	return n - len(f.evs)
 }
 
 // Apply applies the events to ix with the rules of the stream: a page view
