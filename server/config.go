@@ -77,6 +77,9 @@ type Config struct {
 	// be read lately. /readyz reports it: while the source is down the server
 	// stays ready (it answers from its last index) but says it is degraded.
 	SourceHealth func() SourceHealth
+	// StreamHealth, when set, says whether the event stream (Kafka) can be
+	// read lately; /readyz reports it as "stream", degraded while it fails.
+	StreamHealth func() SourceHealth
 }
 
 // SourceHealth is the state of the data source behind the index.

@@ -650,3 +650,46 @@ func TestReloadIndexFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestReadyzReportsSources: while the data source or the event stream
+// fails the server stays ready (it answers from its last index) but says
+// "degraded", with each one's state.
+func TestReadyzReportsSources(t *testing.T) {
+	since := testNow.Add(-time.Minute)
+	tests := []struct {
+		name           string
+		source, stream *SourceHealth
+		status         string
+	}{
+		{"no sources", nil, nil, "ready"},
+		{"both fine", &SourceHealth{OK: true}, &SourceHealth{OK: true}, "ready"},
+		{"stream down", &SourceHealth{OK: true}, &SourceHealth{Error: "connection refused", Since: since}, "degraded"},
+		{"source down", &SourceHealth{Error: "clickhouse down", Since: since}, nil, "degraded"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, genUsers(10, 12), func(c *Config) {
+				if tc.source != nil {
+					c.SourceHealth = func() SourceHealth { return *tc.source }
+				}
+				if tc.stream != nil {
+					c.StreamHealth = func() SourceHealth { return *tc.stream }
+				}
+			}).load(t)
+			r := e.call(t, "GET", "/readyz", "")
+			m := r.json(t)
+			if r.status != 200 || m["status"] != tc.status {
+				t.Fatalf("readyz: %d %s, want 200 %s", r.status, r.body, tc.status)
+			}
+			for key, h := range map[string]*SourceHealth{"source": tc.source, "stream": tc.stream} {
+				got, ok := m[key].(map[string]any)
+				if (h != nil) != ok {
+					t.Fatalf("readyz %s: %v, want %v", key, m[key], h)
+				}
+				if h != nil && (got["ok"] != h.OK || (h.Error != "" && got["error"] != h.Error)) {
+					t.Errorf("readyz %s = %v, want %+v", key, got, *h)
+				}
+			}
+		})
+	}
+}

@@ -107,9 +107,12 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	}
 	body := fiber.Map{"status": "ready", "cohorts": len(snap.set.Cohorts()), "users": snap.ix.Len(),
 		"loaded_at": snap.loadedAt.UTC().Format(time.RFC3339)}
-	if s.cfg.SourceHealth != nil {
-		h := s.cfg.SourceHealth()
-		body["source"] = h
+	for key, health := range map[string]func() SourceHealth{"source": s.cfg.SourceHealth, "stream": s.cfg.StreamHealth} {
+		if health == nil {
+			continue
+		}
+		h := health()
+		body[key] = h
 		if !h.OK {
 			// Still ready: requests are answered from the last index.
 			body["status"] = "degraded"

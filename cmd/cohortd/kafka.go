@@ -28,6 +28,9 @@ type realtimeFlags struct {
 	stateDir        string
 	snapshotEvery   time.Duration
 	sweepEvery      time.Duration
+	// durableSource: the users come from ClickHouse, which receives the
+	// same updates (not a flag; serve sets it).
+	durableSource bool
 }
 
 func (f *realtimeFlags) register(fs *pflag.FlagSet) {
@@ -36,7 +39,7 @@ func (f *realtimeFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.group, "kafka-group", "cohortd", "consumer group (give each cohortd replica its own: every replica needs every event)")
 	fs.StringVar(&f.changesTopic, "changes-topic", "", "topic receiving cohort membership changes (entered/exited); none: not published")
 	fs.StringVar(&f.deadLetterTopic, "dead-letter-topic", "", "topic receiving malformed events; none: they are only counted and logged")
-	fs.StringVar(&f.stateDir, "state-dir", "", "directory for snapshots of the index and consumed offsets (restart resumes from them); none: a restart reloads the data source")
+	fs.StringVar(&f.stateDir, "state-dir", "", "directory for snapshots of the index and consumed offsets (restart resumes from them); none: nothing is committed and each start replays the topic (with --clickhouse: offsets are committed as applied)")
 	fs.DurationVar(&f.snapshotEvery, "snapshot-interval", realtime.DefaultSnapshotInterval, "how often to snapshot to --state-dir (offsets are committed after each)")
 	fs.DurationVar(&f.sweepEvery, "sweep-interval", realtime.DefaultSweepInterval, "how often cohorts that change with time alone are re-evaluated and their changes published")
 }
@@ -63,7 +66,7 @@ func (f *realtimeFlags) start(clock func() time.Time, log *slog.Logger, reg prom
 		return nil, usageError{errors.New("--changes-topic and --dead-letter-topic need --kafka")}
 	}
 	rt := &realtimeRun{log: log}
-	cfg := realtime.Config{Clock: clock, Logger: log, Registerer: reg, StateDir: f.stateDir,
+	cfg := realtime.Config{Clock: clock, Logger: log, Registerer: reg, StateDir: f.stateDir, DurableSource: f.durableSource,
 		SnapshotInterval: f.snapshotEvery, SweepInterval: f.sweepEvery}
 	if evOpts != nil {
 		evOpts(&cfg.Events)
@@ -104,8 +107,12 @@ func (f *realtimeFlags) start(clock func() time.Time, log *slog.Logger, reg prom
 	if f.brokers != "" {
 		log.Info("consuming events from Kafka", "brokers", f.brokers, "topic", f.topic, "group", f.group,
 			"changes_topic", f.changesTopic, "dead_letter_topic", f.deadLetterTopic, "state_dir", f.stateDir)
-		if f.stateDir == "" {
-			log.Warn("no --state-dir: offsets are committed once events are applied in memory, so a restart loses the streamed updates the data source lacks")
+		switch {
+		case f.stateDir != "":
+		case f.durableSource:
+			log.Info("no --state-dir: offsets are committed once events are applied in memory; ClickHouse is the durable source (it must receive the same updates)")
+		default:
+			log.Warn("no --state-dir: no offset is committed, so every start replays the topic from its earliest retained record over --data; give --state-dir to resume from a snapshot instead")
 		}
 	}
 	return rt, nil

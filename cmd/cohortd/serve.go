@@ -72,6 +72,15 @@ gracefully.`,
 			if ch.enabled() {
 				cfg.SourceHealth = chSrc.health
 			}
+			if events.brokers != "" {
+				cfg.StreamHealth = func() server.SourceHealth {
+					if rt == nil {
+						return server.SourceHealth{OK: true}
+					}
+					h := rt.p.Health()
+					return server.SourceHealth{OK: h.OK, Error: h.Error, Since: h.Since}
+				}
+			}
 			var experiments []byte
 			if configPath != "" {
 				fc, err := server.LoadConfig(configPath)
@@ -96,6 +105,7 @@ gracefully.`,
 			if err != nil {
 				return err
 			}
+			events.durableSource = ch.enabled()
 			if rt, err = events.start(clock, log, srv.Registry(), rr.eventOptions); err != nil {
 				return err
 			}

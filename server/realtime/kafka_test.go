@@ -84,7 +84,8 @@ func TestKafkaEndToEnd(t *testing.T) {
 	defer rig.close()
 
 	reg := prometheus.NewRegistry()
-	p, err := New(Config{Clock: func() time.Time { return testNow }, Logger: quietLog(), Registerer: reg,
+	// DurableSource: offsets are committed as applied (checked at the end).
+	p, err := New(Config{Clock: func() time.Time { return testNow }, Logger: quietLog(), Registerer: reg, DurableSource: true,
 		Changes: rig.changes, DeadLetter: rig.dlq, CommitInterval: 50 * time.Millisecond, SweepInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -162,6 +163,45 @@ func TestKafkaEndToEnd(t *testing.T) {
 	defer cancel()
 	if m, err := c2.Fetch(fctx); err == nil {
 		t.Errorf("after the final commit the group still reads %s/%d@%d", m.Topic, m.Partition, m.Offset)
+	}
+}
+
+// TestKafkaReplayWithoutStateDir: over a data file and without a state
+// directory nothing durable holds what was applied, so no offset is
+// committed and a restart replays the whole topic: the second run ends
+// with the same index as the first (nothing acknowledged is lost).
+func TestKafkaReplayWithoutStateDir(t *testing.T) {
+	w := newWorld(t, 2, 200, 1500)
+	brokers := kafkatest.Cluster(t, 3, "events", "changes", "dead-letters")
+	kafkatest.Produce(t, brokers, "events", w.records())
+	want, err := w.model.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for run := 1; run <= 2; run++ {
+		rig := newRig(t, brokers)
+		p, err := New(Config{Clock: func() time.Time { return testNow }, Logger: quietLog(), CommitInterval: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.LoadIndex(ctx, w.set, w.load); err != nil {
+			t.Fatal(err)
+		}
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- p.Run(runCtx, rig.consumer) }()
+		waitHandled(t, p, int64(len(w.msgs)), 60*time.Second)
+		time.Sleep(100 * time.Millisecond) // several commit intervals
+		stop()
+		if err := <-done; err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		rig.close()
+		assertSameIndex(t, p.Index(), want)
+		if n := counterValue(t, p.m.commits.WithLabelValues("ok")); n != 0 {
+			t.Fatalf("run %d committed offsets %v times without a state directory or a durable source", run, n)
+		}
 	}
 }
 

@@ -17,6 +17,8 @@ type metrics struct {
 	sweepSecs prometheus.Histogram   // seconds per sweep
 	lastSnap  prometheus.Gauge       // Unix time of the last snapshot
 	commits   *prometheus.CounterVec // result
+	kafkaUp   prometheus.Gauge       // 1 while fetching works, 0 while it fails
+	fetchErrs prometheus.Counter     // failed fetches (each retried)
 
 	// Resolved children of the vectors the apply path touches per event
 	// (WithLabelValues hashes its labels each time). Guarded by the
@@ -114,6 +116,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Kafka offset commits, by result (ok, failed).",
 		}, []string{"result"}),
 	}
+	m.kafkaUp = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "cohortd_kafka_up",
+		Help: "1 while records can be fetched from Kafka, 0 while fetching fails (it is retried with backoff; the index keeps serving).",
+	})
+	m.fetchErrs = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cohortd_kafka_fetch_errors_total",
+		Help: "Failed fetches from Kafka (broker unreachable, group join failed...); each is retried with backoff.",
+	})
 	for _, r := range []string{"ok", "failed"} {
 		m.snapshots.WithLabelValues(r)
 		m.commits.WithLabelValues(r)
@@ -122,7 +132,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.lagC = map[int]prometheus.Gauge{}
 	m.changesC = [2]prometheus.Counter{m.changes.WithLabelValues("exited", "event"), m.changes.WithLabelValues("entered", "event")}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.events, m.apply, m.freshness, m.lag, m.changes, m.snapshots, m.snapSecs, m.sweepSecs, m.lastSnap, m.commits} {
+		for _, c := range []prometheus.Collector{m.events, m.apply, m.freshness, m.lag, m.changes, m.snapshots, m.snapSecs, m.sweepSecs, m.lastSnap, m.commits, m.kafkaUp, m.fetchErrs} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -63,9 +63,17 @@ type Config struct {
 	// and logged).
 	DeadLetter Sink
 	// StateDir holds the snapshot of the index, the side state and the
-	// consumed offsets ("" = no durability: a restart reloads the data
-	// source and resumes at the committed offsets).
+	// consumed offsets; offsets are committed once a snapshot holds their
+	// events. "" = no local durability: see DurableSource.
 	StateDir string
+	// DurableSource says, without StateDir, that the data source the index
+	// is loaded from receives the same updates as the stream (ClickHouse
+	// fed by the same pipeline): offsets are then committed as soon as
+	// events are applied in memory. Otherwise (a data file) nothing durable
+	// holds what was applied, so no offset is committed and each start
+	// replays the topic from the earliest retained record: after a crash,
+	// nothing acknowledged is lost.
+	DurableSource bool
 	// SnapshotInterval is how often a snapshot is written when something
 	// changed (with StateDir); offsets are committed after each.
 	SnapshotInterval time.Duration
@@ -110,7 +118,10 @@ type Pipeline struct {
 
 	dec   atomic.Pointer[events.Decoder]
 	ready chan struct{}
-	once  sync.Once
+
+	healthMu sync.Mutex
+	health   StreamHealth // of the fetch loop; see Health
+	once     sync.Once
 }
 
 type partKey struct {

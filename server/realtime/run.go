@@ -21,9 +21,9 @@ type fetched struct {
 // Run consumes src (nil: events come only from HTTP), applies its events,
 // sweeps time-dependent cohorts, writes snapshots and commits offsets until
 // ctx is done; then it takes a last checkpoint (flush, snapshot, commit)
-// and returns nil. It waits for the index to be attached first. A fetch
-// error other than ctx's stops it (the error is returned after the last
-// checkpoint).
+// and returns nil (or the last checkpoint's error). It waits for the index
+// to be attached first. A failing fetch does not stop it: it is retried
+// with backoff, and Health reports it meanwhile.
 func (p *Pipeline) Run(ctx context.Context, src Source) error {
 	select {
 	case <-p.ready:
@@ -42,11 +42,10 @@ func (p *Pipeline) Run(ctx context.Context, src Source) error {
 		p.mu.Unlock()
 	}()
 	items := make(chan fetched, 4096)
-	fetchErr := make(chan error, 1)
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	defer stopFetch()
 	if src != nil {
-		go p.fetch(fetchCtx, src, items, fetchErr)
+		go p.fetch(fetchCtx, src, items)
 	}
 	every := p.cfg.CommitInterval
 	if p.cfg.StateDir != "" {
@@ -81,9 +80,6 @@ loop:
 			} else if n > 0 {
 				p.log.Debug("time-dependent cohorts swept", "changes", n)
 			}
-		case err := <-fetchErr:
-			runErr = err
-			break loop
 		}
 	}
 	stopFetch()
@@ -129,14 +125,31 @@ func takeBatch(batch []fetched, items <-chan fetched) []fetched {
 	return batch
 }
 
-func (p *Pipeline) fetch(ctx context.Context, src Source, out chan<- fetched, errc chan<- error) {
+// fetch feeds out from src until ctx is done. A failing fetch (broker
+// unreachable, group join refused...) is logged, counted and retried with
+// backoff (1 s doubling to 30 s) while the index keeps serving; Health
+// reports it.
+func (p *Pipeline) fetch(ctx context.Context, src Source, out chan<- fetched) {
+	p.m.kafkaUp.Set(1)
+	backoff := time.Duration(0)
 	for {
 		m, err := src.Fetch(ctx)
 		if err != nil {
-			if ctx.Err() == nil {
-				errc <- err
+			if ctx.Err() != nil {
+				return
 			}
-			return
+			backoff = min(max(2*backoff, time.Second), 30*time.Second)
+			p.streamFailed(err, backoff)
+			select {
+			case <-time.After(backoff):
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		if backoff > 0 {
+			backoff = 0
+			p.streamRecovered()
 		}
 		dec := p.dec.Load()
 		ev, derr := dec.Decode(m.Value)
@@ -214,7 +227,7 @@ func (p *Pipeline) checkpoint(ctx context.Context, src Source) error {
 		commit = slices.Clone(p.durable)
 		p.mu.Unlock()
 	}
-	if src == nil || len(commit) == 0 {
+	if src == nil || len(commit) == 0 || (p.cfg.StateDir == "" && !p.cfg.DurableSource) {
 		return nil
 	}
 	if err := src.Commit(ctx, commit); err != nil {
@@ -247,4 +260,48 @@ func (p *Pipeline) Offsets() []kafka.Position {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return positions(p.done)
+}
+
+// StreamHealth is the state of the event stream (Kafka) the pipeline
+// consumes.
+type StreamHealth struct {
+	OK    bool
+	Error string    // the last fetch error while failing
+	Since time.Time // when it started failing
+}
+
+// Health says whether records can be fetched from the stream lately (OK
+// without a stream).
+func (p *Pipeline) Health() StreamHealth {
+	p.healthMu.Lock()
+	defer p.healthMu.Unlock()
+	h := p.health
+	h.OK = h.Error == ""
+	return h
+}
+
+func (p *Pipeline) streamFailed(err error, retryIn time.Duration) {
+	p.m.fetchErrs.Inc()
+	p.m.kafkaUp.Set(0)
+	p.healthMu.Lock()
+	first := p.health.Error == ""
+	if first {
+		p.health.Since = time.Now()
+	}
+	p.health.Error = err.Error()
+	p.healthMu.Unlock()
+	if first {
+		p.log.Error("cannot fetch events from Kafka; the index keeps serving and the fetch is retried", "err", err, "retry_in", retryIn)
+	} else {
+		p.log.Warn("fetching events from Kafka still fails", "err", err, "retry_in", retryIn)
+	}
+}
+
+func (p *Pipeline) streamRecovered() {
+	p.m.kafkaUp.Set(1)
+	p.healthMu.Lock()
+	since := p.health.Since
+	p.health.Error, p.health.Since = "", time.Time{}
+	p.healthMu.Unlock()
+	p.log.Info("fetching events from Kafka works again", "down_for", time.Since(since).Round(time.Second).String())
 }

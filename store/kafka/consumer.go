@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -53,9 +54,19 @@ type ConsumerConfig struct {
 // committed only by Commit. Fetch and Commit may be called from different
 // goroutines; Close ends both.
 type Consumer struct {
-	r     *kafkago.Reader
-	topic string
+	rc      kafkago.ReaderConfig
+	brokers []string
+	topic   string
+	// r is created by the first Fetch that finds the topic: a group that
+	// joins before its topic exists never gets its partitions (kafka-go
+	// assigns none and keeps them), so joining waits for the topic.
+	r      atomic.Pointer[kafkago.Reader]
+	closed atomic.Bool
 }
+
+// ErrNoTopic is returned (wrapped) by Fetch while the topic does not exist
+// on the brokers; fetching again later joins the group once it does.
+var ErrNoTopic = errors.New("the topic does not exist")
 
 // ParseBrokers splits a comma-separated broker list ("h1:9092,h2:9092").
 func ParseBrokers(s string) []string {
@@ -111,13 +122,58 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 			log.Warn("kafka consumer: "+fmt.Sprintf(msg, args...), "topic", cfg.Topic, "group", cfg.Group)
 		})
 	}
-	return &Consumer{r: kafkago.NewReader(rc), topic: cfg.Topic}, nil
+	return &Consumer{rc: rc, brokers: cfg.Brokers, topic: cfg.Topic}, nil
+}
+
+// reader returns the group reader, creating it once the topic exists.
+func (c *Consumer) reader(ctx context.Context) (*kafkago.Reader, error) {
+	if r := c.r.Load(); r != nil {
+		return r, nil
+	}
+	if err := c.topicExists(ctx); err != nil {
+		return nil, err
+	}
+	if c.closed.Load() {
+		return nil, errors.New("the consumer is closed")
+	}
+	r := kafkago.NewReader(c.rc)
+	if !c.r.CompareAndSwap(nil, r) {
+		r.Close()
+	}
+	return c.r.Load(), nil
+}
+
+// topicExists asks the brokers for the topic's partitions.
+func (c *Consumer) topicExists(ctx context.Context) error {
+	var lastErr error
+	for _, b := range c.brokers {
+		conn, err := kafkago.DialContext(ctx, "tcp", b)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		parts, err := conn.ReadPartitions(c.topic)
+		conn.Close()
+		switch {
+		case errors.Is(err, kafkago.UnknownTopicOrPartition) || (err == nil && len(parts) == 0):
+			return fmt.Errorf("Kafka topic %q: %w yet on %s (create it; cohortd keeps checking)", c.topic, ErrNoTopic, strings.Join(c.brokers, ","))
+		case err != nil:
+			lastErr = err
+			continue
+		}
+		return nil
+	}
+	return fmt.Errorf("cannot reach Kafka at %s: %w", strings.Join(c.brokers, ","), lastErr)
 }
 
 // Fetch returns the next record of any assigned partition, waiting for one
 // until ctx is done.
 func (c *Consumer) Fetch(ctx context.Context) (Message, error) {
-	m, err := c.r.FetchMessage(ctx)
+	r, err := c.reader(ctx)
+	if err != nil {
+		return Message{}, err
+	}
+	m, err := r.FetchMessage(ctx)
 	if err != nil {
 		return Message{}, fmt.Errorf("cannot fetch from Kafka topic %q: %w", c.topic, err)
 	}
@@ -138,11 +194,23 @@ func (c *Consumer) Commit(ctx context.Context, pos []Position) error {
 		// kafka-go commits the offset after the message given.
 		msgs = append(msgs, kafkago.Message{Topic: p.Topic, Partition: p.Partition, Offset: p.Offset - 1})
 	}
-	if err := c.r.CommitMessages(ctx, msgs...); err != nil {
+	r := c.r.Load()
+	if r == nil {
+		// Not joined yet (positions restored from a snapshot): the next
+		// checkpoint commits them again, once the group is joined.
+		return nil
+	}
+	if err := r.CommitMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("cannot commit offsets of Kafka topic %q: %w", c.topic, err)
 	}
 	return nil
 }
 
 // Close leaves the group and closes the connections.
-func (c *Consumer) Close() error { return c.r.Close() }
+func (c *Consumer) Close() error {
+	c.closed.Store(true)
+	if r := c.r.Swap(nil); r != nil {
+		return r.Close()
+	}
+	return nil
+}

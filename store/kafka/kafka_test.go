@@ -2,6 +2,7 @@ package kafka_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -137,5 +138,45 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if got := kafka.ParseBrokers(" a:1, ,b:2 "); !slices.Equal(got, []string{"a:1", "b:2"}) {
 		t.Errorf("ParseBrokers = %v", got)
+	}
+}
+
+// TestConsumerPicksUpTopicCreatedLater: a topic created after the group
+// joined (the operator started cohortd first) is consumed once it exists,
+// instead of the group idling on zero partitions forever.
+func TestConsumerPicksUpTopicCreatedLater(t *testing.T) {
+	brokers := kafkatest.Cluster(t, 1, "other")
+	c, err := kafka.NewConsumer(kafka.ConsumerConfig{Brokers: brokers, Topic: "late", Group: "g",
+		SessionTimeout: time.Second, MaxWait: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	got := make(chan string, 1)
+	go func() {
+		for ctx.Err() == nil {
+			m, err := c.Fetch(ctx)
+			if err == nil {
+				got <- string(m.Value)
+				return
+			}
+			if !errors.Is(err, kafka.ErrNoTopic) && ctx.Err() == nil {
+				t.Errorf("before the topic exists: %v, want ErrNoTopic", err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}()
+	time.Sleep(2 * time.Second) // the group has joined (or tried) meanwhile
+	kafkatest.CreateTopic(t, brokers, "late", 2)
+	kafkatest.Produce(t, brokers, "late", []kafkatest.Record{{Key: "u1", Value: []byte("hello")}})
+	select {
+	case v := <-got:
+		if v != "hello" {
+			t.Errorf("read %q", v)
+		}
+	case <-ctx.Done():
+		t.Fatal("the record of the topic created later was never consumed")
 	}
 }

@@ -109,3 +109,19 @@ func ReadAll(t testing.TB, brokers []string, topic string) []Record {
 	}
 	return out
 }
+
+// CreateTopic creates topic with partitions partitions on a running
+// cluster (for topics that appear after a client started).
+func CreateTopic(t testing.TB, brokers []string, topic string, partitions int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := kafkago.DialContext(ctx, "tcp", brokers[0])
+	if err != nil {
+		t.Fatalf("cannot dial %s: %v", brokers[0], err)
+	}
+	defer conn.Close()
+	if err := conn.CreateTopics(kafkago.TopicConfig{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1}); err != nil {
+		t.Fatalf("cannot create topic %q: %v", topic, err)
+	}
+}
