@@ -112,3 +112,56 @@ func eventually(t *testing.T, what string, within time.Duration, cond func() boo
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// stalled is a consumer that never hands over a record (a stuck fetch)
+// while its brokers answer offset requests.
+type stalled struct{ *kafka.Consumer }
+
+func (s stalled) Fetch(ctx context.Context) (kafka.Message, error) {
+	<-ctx.Done()
+	return kafka.Message{}, ctx.Err()
+}
+
+// TestLagWhileStalled: the lag gauge counts the records waiting in each
+// partition from the brokers' end offsets, also while no record comes
+// through (it used to move only when one did).
+func TestLagWhileStalled(t *testing.T) {
+	defer func(d time.Duration) { lagInterval = d }(lagInterval)
+	lagInterval = 50 * time.Millisecond
+	brokers := kafkatest.Cluster(t, 3, "events")
+	var recs []kafkatest.Record
+	for i := range 40 {
+		u := fmt.Sprintf("u%02d", i)
+		recs = append(recs, kafkatest.Record{Key: u, Value: []byte(`{}`)})
+	}
+	kafkatest.Produce(t, brokers, "events", recs)
+	c, err := kafka.NewConsumer(kafka.ConsumerConfig{Brokers: brokers, Topic: "events", Group: "cohortd", SessionTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p, err := New(Config{Clock: func() time.Time { return testNow }, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.LoadIndex(context.Background(), loadSet(t), oneUser(nil)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, stalled{c}) }()
+	defer func() {
+		stop()
+		<-done
+	}()
+	total := func() float64 {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		var sum float64
+		for part := range 3 {
+			sum += gaugeValue(t, p.m.lagGauge(part))
+		}
+		return sum
+	}
+	eventually(t, "the lag of the 40 waiting records shows", 20*time.Second, func() bool { return total() == 40 })
+}

@@ -46,6 +46,9 @@ func (p *Pipeline) Run(ctx context.Context, src Source) error {
 	defer stopFetch()
 	if src != nil {
 		go p.fetch(fetchCtx, src, items)
+		if ls, ok := src.(lagSource); ok {
+			go p.watchLag(fetchCtx, ls, lagInterval)
+		}
 	}
 	every := p.cfg.CommitInterval
 	if p.cfg.StateDir != "" {
@@ -304,4 +307,45 @@ func (p *Pipeline) streamRecovered() {
 	p.health.Error, p.health.Since = "", time.Time{}
 	p.healthMu.Unlock()
 	p.log.Info("fetching events from Kafka works again", "down_for", time.Since(since).Round(time.Second).String())
+}
+
+// lagSource is a Source that can say where its partitions begin and end
+// (kafka.Consumer).
+type lagSource interface {
+	Topic() string
+	Bounds(ctx context.Context) (map[int][2]int64, error)
+}
+
+// lagInterval is how often watchLag asks the brokers for the partitions'
+// ends.
+var lagInterval = 5 * time.Second
+
+// watchLag sets the lag gauges from the partitions' end offsets and the
+// positions consumed, every interval: the per-record update alone would
+// freeze the gauge (or never create it) while no record comes through.
+func (p *Pipeline) watchLag(ctx context.Context, src lagSource, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		bctx, cancel := context.WithTimeout(ctx, interval)
+		bounds, err := src.Bounds(bctx)
+		cancel()
+		if err != nil {
+			continue // the fetch loop reports an unreachable broker
+		}
+		p.mu.Lock()
+		for part, b := range bounds {
+			next, ok := p.done[partKey{src.Topic(), part}]
+			if !ok || next < b[0] {
+				next = b[0] // nothing consumed yet: from the first retained record
+			}
+			p.m.lagGauge(part).Set(float64(max(b[1]-next, 0)))
+		}
+		p.mu.Unlock()
+	}
 }

@@ -214,3 +214,45 @@ func (c *Consumer) Close() error {
 	}
 	return nil
 }
+
+// Topic is the topic consumed.
+func (c *Consumer) Topic() string { return c.topic }
+
+// Bounds returns, per partition of the topic, the first offset still
+// retained and the end offset (the next to be written), asked from the
+// brokers: with the consumed positions they give the lag even while no
+// record arrives.
+func (c *Consumer) Bounds(ctx context.Context) (map[int][2]int64, error) {
+	cl := &kafkago.Client{Addr: kafkago.TCP(c.brokers...), Timeout: 10 * time.Second}
+	md, err := cl.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{c.topic}})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the partitions of Kafka topic %q: %w", c.topic, err)
+	}
+	var reqs []kafkago.OffsetRequest
+	for _, t := range md.Topics {
+		if t.Name != c.topic {
+			continue
+		}
+		if t.Error != nil {
+			return nil, fmt.Errorf("cannot read the partitions of Kafka topic %q: %w", c.topic, t.Error)
+		}
+		for _, p := range t.Partitions {
+			reqs = append(reqs, kafkago.FirstOffsetOf(p.ID), kafkago.LastOffsetOf(p.ID))
+		}
+	}
+	if len(reqs) == 0 {
+		return nil, fmt.Errorf("Kafka topic %q: %w", c.topic, ErrNoTopic)
+	}
+	res, err := cl.ListOffsets(ctx, &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{c.topic: reqs}})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the offsets of Kafka topic %q: %w", c.topic, err)
+	}
+	out := make(map[int][2]int64)
+	for _, po := range res.Topics[c.topic] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("cannot read the offsets of Kafka topic %q partition %d: %w", c.topic, po.Partition, po.Error)
+		}
+		out[po.Partition] = [2]int64{po.FirstOffset, po.LastOffset}
+	}
+	return out, nil
+}
