@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cohortd/cohortd/compiler/chsql"
 	"github.com/cohortd/cohortd/dsl"
 )
 
@@ -46,31 +47,11 @@ type sqlGen struct {
 }
 
 // SQLIdent quotes a column name for ClickHouse.
-func SQLIdent(name string) string {
-	return "`" + strings.NewReplacer("\\", "\\\\", "`", "\\`").Replace(name) + "`"
-}
+func SQLIdent(name string) string { return chsql.Ident(name) }
 
 // SQLString quotes a string literal for ClickHouse: \ and ' escaped, control
 // bytes as \xHH.
-func SQLString(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('\'')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\\' || c == '\'':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c < 0x20 || c == 0x7f:
-			fmt.Fprintf(&b, "\\x%02X", c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('\'')
-	return b.String()
-}
+func SQLString(s string) string { return chsql.String(s) }
 
 func sqlValue(v any) string {
 	switch v := v.(type) {

@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/cohortd/cohortd/compiler/chsql"
 )
 
 // Defaults applied by Open to zero Config fields.
@@ -154,29 +155,9 @@ func (c *Client) QualifiedName(table string) string {
 }
 
 // Ident quotes a ClickHouse identifier with backquotes (the same quoting as
-// the compiler's SQL backend).
-func Ident(name string) string {
-	return "`" + strings.NewReplacer("\\", "\\\\", "`", "\\`").Replace(name) + "`"
-}
+// the compiler's SQL backend: both use chsql).
+func Ident(name string) string { return chsql.Ident(name) }
 
 // String quotes a ClickHouse string literal: \ and ' escaped, control bytes
 // as \xHH.
-func String(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('\'')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\\' || c == '\'':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c < 0x20 || c == 0x7f:
-			fmt.Fprintf(&b, "\\x%02X", c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('\'')
-	return b.String()
-}
+func String(s string) string { return chsql.String(s) }

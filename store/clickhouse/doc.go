@@ -48,7 +48,9 @@
 //
 // The package imports bitmaps, store (the NDJSON reader, for Load),
 // store/events (Load applies a data directory's events.ndjson first),
-// clickhouse-go and the Prometheus client; never compiler, dsl or server:
+// compiler/chsql (the SQL quoting it shares with the compiler's backend),
+// clickhouse-go and the Prometheus client; never the compiler itself, dsl or
+// server:
 // callers pass the compiled WHERE clause as a string and the catalog as a
 // key name plus a bitmaps.Schema. Subpackage chtest helps tests run against
 // a real ClickHouse.
