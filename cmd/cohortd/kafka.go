@@ -28,6 +28,7 @@ type realtimeFlags struct {
 	stateDir        string
 	snapshotEvery   time.Duration
 	sweepEvery      time.Duration
+	sessionTimeout  time.Duration
 	// durableSource: the users come from ClickHouse, which receives the
 	// same updates (not a flag; serve sets it).
 	durableSource bool
@@ -37,6 +38,7 @@ func (f *realtimeFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.brokers, "kafka", "", "Kafka brokers (host:port,...) to consume events from; none: events come only from POST /api/v1/events")
 	fs.StringVar(&f.topic, "kafka-topic", "events", "topic of the events")
 	fs.StringVar(&f.group, "kafka-group", "cohortd", "consumer group (give each cohortd replica its own: every replica needs every event)")
+	fs.DurationVar(&f.sessionTimeout, "kafka-session-timeout", kafka.DefaultSessionTimeout, "consumer group session timeout: after a crash, consumption resumes about this long after the restart (brokers refuse less than their group.min.session.timeout.ms, 6s by default)")
 	fs.StringVar(&f.changesTopic, "changes-topic", "", "topic receiving cohort membership changes (entered/exited); none: not published")
 	fs.StringVar(&f.deadLetterTopic, "dead-letter-topic", "", "topic receiving malformed events; none: they are only counted and logged")
 	fs.StringVar(&f.stateDir, "state-dir", "", "directory for snapshots of the index and consumed offsets (restart resumes from them); none: nothing is committed and each start replays the topic (with --clickhouse: offsets are committed as applied)")
@@ -91,7 +93,7 @@ func (f *realtimeFlags) start(clock func() time.Time, log *slog.Logger, reg prom
 			rt.producers = append(rt.producers, prod)
 			*t.sink = prod
 		}
-		c, err := kafka.NewConsumer(kafka.ConsumerConfig{Brokers: brokers, Topic: f.topic, Group: f.group, Logger: log})
+		c, err := kafka.NewConsumer(kafka.ConsumerConfig{Brokers: brokers, Topic: f.topic, Group: f.group, SessionTimeout: f.sessionTimeout, Logger: log})
 		if err != nil {
 			rt.close()
 			return nil, usageError{err}

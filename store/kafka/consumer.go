@@ -32,6 +32,12 @@ type Position struct {
 	Offset    int64
 }
 
+// DefaultSessionTimeout is the consumer group session timeout: after a
+// crash, the restarted member waits about this long for the dead one to be
+// dropped. 6 s is the lowest that brokers accept by default
+// (group.min.session.timeout.ms).
+const DefaultSessionTimeout = 6 * time.Second
+
 // ConsumerConfig configures a Consumer. Brokers, Topic and Group are
 // required.
 type ConsumerConfig struct {
@@ -42,7 +48,7 @@ type ConsumerConfig struct {
 	// instead of its beginning.
 	StartAtEnd bool
 	// SessionTimeout: a member that has not sent a heartbeat for this long
-	// is considered dead (default 10s; the broker bounds it).
+	// is considered dead (default DefaultSessionTimeout; the broker bounds it).
 	SessionTimeout time.Duration
 	// MaxWait bounds how long the broker holds a fetch with no new data
 	// (default 500ms); it never delays data that is there.
@@ -91,7 +97,7 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		return nil, errors.New("no Kafka consumer group configured")
 	}
 	if cfg.SessionTimeout <= 0 {
-		cfg.SessionTimeout = 10 * time.Second
+		cfg.SessionTimeout = DefaultSessionTimeout
 	}
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = 500 * time.Millisecond
