@@ -98,7 +98,15 @@ loop:
 		}
 		break
 	}
-	final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	// The last checkpoint may wait for the sinks and the commit, unless the
+	// brokers are known to be unreachable: then nothing can be delivered or
+	// committed, so it is not waited for long (what was applied since the
+	// last checkpoint is fetched and applied again after the restart).
+	lastWait := 30 * time.Second
+	if !p.Health().OK {
+		lastWait = 5 * time.Second
+	}
+	final, cancel := context.WithTimeout(context.WithoutCancel(ctx), lastWait)
 	defer cancel()
 	if err := p.checkpoint(final, src); err != nil {
 		p.log.Error("last checkpoint failed", "err", err)
