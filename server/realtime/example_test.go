@@ -16,7 +16,11 @@ type printSink struct{}
 
 func (printSink) Send(recs ...kafka.Record) {
 	for _, r := range recs {
-		fmt.Println(string(r.Value))
+		fmt.Print(string(r.Value))
+		for _, h := range r.Headers {
+			fmt.Printf(" %s=%s", h.Key, h.Value)
+		}
+		fmt.Println()
 	}
 }
 
@@ -51,6 +55,6 @@ cohorts:
 `), time.Now())
 	fmt.Printf("accepted %d, rejected %d: line %d %s: %s\n", res.Accepted, res.Rejected, res.Errors[0].Line, res.Errors[0].Field, res.Errors[0].Message)
 	// Output:
-	// {"user_id":"u-42","cohort":"champion","change":"entered","ts":"2026-01-13T08:03:00Z","event_id":"e-2"}
+	// {"user_id":"u-42","cohort":"champion","change":"entered","ts":"2026-01-13T08:03:00Z"} cohortd-event-id=e-2
 	// accepted 2, rejected 1: line 3 attributes.engagement_tier: want string, got number 7
 }

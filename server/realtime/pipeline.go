@@ -481,22 +481,31 @@ type ChangeRecord struct {
 	TS     string `json:"ts"`     // the event's ts, or the sweep's instant (RFC 3339)
 	// EventID is the event that caused the change (absent for sweeps); with
 	// (user_id, cohort, change) it identifies a record re-sent after a
-	// restart.
-	EventID string `json:"event_id,omitempty"`
+	// restart. It travels in the record's cohortd-event-id header, so the
+	// value holds exactly the contract's four fields (events.md).
+	EventID string `json:"-"`
 }
+
+// EventIDHeader is the change record header naming the event that caused
+// the change.
+const EventIDHeader = "cohortd-event-id"
 
 func changeRecord(userID string, c compiler.Change, ts time.Time, eventID string) kafka.Record {
 	// One allocation for the key and the JSON (its size, short of escapes).
-	b := make([]byte, 0, len(userID)+96+len(userID)+len(c.Cohort)+len(eventID))
+	b := make([]byte, 0, len(userID)+80+len(userID)+len(c.Cohort))
 	b = append(b, userID...)
 	n := len(b)
-	b = appendChangeJSON(b, userID, c.Cohort, c.Kind(), ts, eventID)
-	return kafka.Record{Key: b[:n:n], Value: b[n:]}
+	b = appendChangeJSON(b, userID, c.Cohort, c.Kind(), ts)
+	r := kafka.Record{Key: b[:n:n], Value: b[n:]}
+	if eventID != "" {
+		r.Headers = []kafka.Header{{Key: EventIDHeader, Value: []byte(eventID)}}
+	}
+	return r
 }
 
 // appendChangeJSON appends a ChangeRecord as json.Marshal writes it,
 // without reflection (one is built per membership change).
-func appendChangeJSON(b []byte, userID, cohort, change string, ts time.Time, eventID string) []byte {
+func appendChangeJSON(b []byte, userID, cohort, change string, ts time.Time) []byte {
 	b = append(b, `{"user_id":`...)
 	b = appendJSONString(b, userID)
 	b = append(b, `,"cohort":`...)
@@ -506,10 +515,6 @@ func appendChangeJSON(b []byte, userID, cohort, change string, ts time.Time, eve
 	b = append(b, `,"ts":"`...)
 	b = ts.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, '"')
-	if eventID != "" {
-		b = append(b, `,"event_id":`...)
-		b = appendJSONString(b, eventID)
-	}
 	return append(b, '}')
 }
 

@@ -43,6 +43,11 @@ func (s *memSink) changes(t testing.TB) []ChangeRecord {
 		if err := json.Unmarshal(r.Value, &out[i]); err != nil {
 			t.Fatal(err)
 		}
+		for _, h := range r.Headers {
+			if h.Key == EventIDHeader {
+				out[i].EventID = string(h.Value)
+			}
+		}
 	}
 	return out
 }

@@ -41,6 +41,19 @@ func TestChangeRecordIsJSONMarshal(t *testing.T) {
 			if string(got.Key) != tt.userID {
 				t.Errorf("key %q, want %q", got.Key, tt.userID)
 			}
+			// The value is the contract's four fields; the event travels in
+			// a header.
+			var fields map[string]any
+			if err := json.Unmarshal(got.Value, &fields); err != nil || len(fields) != 4 {
+				t.Errorf("value %s: want exactly user_id, cohort, change, ts (%v)", got.Value, err)
+			}
+			var hdr []string
+			for _, h := range got.Headers {
+				hdr = append(hdr, h.Key+"="+string(h.Value))
+			}
+			if want := EventIDHeader + "=" + tt.eventID; (tt.eventID == "" && len(hdr) != 0) || (tt.eventID != "" && (len(hdr) != 1 || hdr[0] != want)) {
+				t.Errorf("headers %q, want %q", hdr, want)
+			}
 		})
 	}
 }

@@ -216,6 +216,7 @@ func decodeChanges(t testing.TB, recs []kafkatest.Record) []ChangeRecord {
 		if r.Key != c.UserID {
 			t.Fatalf("change record keyed %q for user %q", r.Key, c.UserID)
 		}
+		c.EventID = r.Headers[EventIDHeader]
 		out = append(out, c)
 	}
 	return out
