@@ -36,16 +36,6 @@ func Handler(r *Recommender) fiber.Handler {
 		if err := decodeObject(c.Body(), &req); err != nil {
 			return writeDecodeError(c, err)
 		}
-		// config.count given as 0 is out of range; Request.Config.Count 0
-		// means "the default", so the body says which it was.
-		var given struct {
-			Config struct {
-				Count *int `json:"count"`
-			} `json:"config"`
-		}
-		if json.Unmarshal(c.Body(), &given) == nil && given.Config.Count != nil && *given.Config.Count == 0 {
-			return writeErr(c, &InputError{Code: "invalid_count", Message: fmt.Sprintf("count must be between 1 and %d (got 0)", MaxCount), Field: "config.count"})
-		}
 		resp, err := r.Recommend(c.UserContext(), req)
 		if err != nil {
 			return writeErr(c, err)

@@ -1,6 +1,7 @@
 package recommend
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -77,6 +78,25 @@ type RequestConfig struct {
 	// Seed fixes serendipity's randomness (default: the user and the day,
 	// so a user sees the same picks all day).
 	Seed *uint64 `json:"seed,omitempty"`
+
+	// countGiven: the JSON named count (0 given is out of range; absent
+	// is the default).
+	countGiven bool
+}
+
+// UnmarshalJSON decodes the config, noting whether count was given.
+func (c *RequestConfig) UnmarshalJSON(b []byte) error {
+	type plain RequestConfig
+	var given struct {
+		Count *int `json:"count"`
+	}
+	if err := json.Unmarshal(b, (*plain)(c)); err != nil {
+		return err
+	}
+	if json.Unmarshal(b, &given) == nil {
+		c.countGiven = given.Count != nil
+	}
+	return nil
 }
 
 // MaxCount bounds RequestConfig.Count.
@@ -126,7 +146,7 @@ func (req *Request) validate() error {
 		return &InputError{Code: "missing_user_id", Message: "user_id is required", Field: "user_id"}
 	}
 	c := &req.Config
-	if c.Count < 0 || c.Count > MaxCount {
+	if c.Count < 0 || c.Count > MaxCount || (c.countGiven && c.Count == 0) {
 		return &InputError{Code: "invalid_count", Message: fmt.Sprintf("count must be between 1 and %d (got %d)", MaxCount, c.Count), Field: "config.count"}
 	}
 	if c.Strategy != "" && !c.Strategy.valid() {
