@@ -407,10 +407,8 @@ func (c *Client) insert(ctx context.Context, file, eventsFile, target, key strin
 	defer rc.Close()
 	ropts := store.Options{SkipBadRows: opts.SkipBadRows, Progress: opts.Progress}
 	var inserted int64
+	// add inserts a row whose timestamps were checked (checkDateTimes).
 	add := func(userID string, row bitmaps.Row) error {
-		if err := checkDateTimes(schema, row); err != nil {
-			return err
-		}
 		blk.add(userID, row)
 		inserted++
 		if blk.len() >= opts.BatchRows {
@@ -452,7 +450,10 @@ func (c *Client) insert(ctx context.Context, file, eventsFile, target, key strin
 		var aerr error
 		ix.Iterate(ix.Universe(), "", func(id uint32, userID string) bool {
 			row, _ := ix.Row(id)
-			if aerr = add(userID, row); aerr != nil {
+			if aerr = checkDateTimes(schema, row); aerr == nil { // events may have set them
+				aerr = add(userID, row)
+			}
+			if aerr != nil {
 				aerr = fmt.Errorf("user %q after the events of %s: %w", userID, eventsFile, aerr)
 			}
 			return aerr == nil
