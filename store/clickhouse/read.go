@@ -174,12 +174,11 @@ type rowBatch struct {
 
 // scanned is one row of a rowBatch, as scanRows hands it to its callback.
 type scanned struct {
-	t     *Table
-	b     *rowBatch
-	i     int
-	Key   string
-	Upd   int64 // updated_at (0 without the column)
-	count int64
+	t   *Table
+	b   *rowBatch
+	i   int
+	Key string
+	Upd int64 // updated_at (0 without the column)
 }
 
 func (r *scanned) vals() []val { return r.b.vals[r.i*r.b.width : (r.i+1)*r.b.width] }
@@ -264,6 +263,7 @@ func (t *Table) scanRows(ctx context.Context, since int64, final bool, progress 
 	}()
 
 	r := &scanned{t: t}
+	var n int64
 	for b := range out {
 		r.b = b
 		for i := range b.n {
@@ -272,29 +272,29 @@ func (t *Table) scanRows(ctx context.Context, since int64, final bool, progress 
 				r.i, r.Key, r.Upd = i, b.keys[i], b.upds[i]
 				err := fn(r)
 				if err == nil {
-					r.count++
-					if progress != nil && r.count%progressEvery == 0 {
-						progress(r.count)
+					n++
+					if progress != nil && n%progressEvery == 0 {
+						progress(n)
 					}
 					continue
 				}
 				if rerr = t.rowError(b.keys[i], err); rerr == nil {
-					return r.count, err
+					return n, err
 				}
 			}
 			if err := bad(rerr); err != nil {
-				return r.count, err
+				return n, err
 			}
 		}
 		if b.err != nil {
-			return r.count, b.err
+			return n, b.err
 		}
 		free <- b
 	}
 	if err := parent.Err(); err != nil {
-		return r.count, err
+		return n, err
 	}
-	return r.count, nil
+	return n, nil
 }
 
 // produce scans rows into batches sent on out (the last one carries the
