@@ -45,7 +45,7 @@ func FuzzReadUsers(f *testing.F) {
 			if n == 0 {
 				line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
 			}
-			if isBlank(line) || len(line) > MaxLineBytes {
+			if IsBlank(line) || len(line) > MaxLineBytes {
 				continue
 			}
 			// A key-only catalog never panics either.
@@ -85,7 +85,7 @@ func FuzzReadUsers(f *testing.F) {
 			if n == 0 {
 				line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
 			}
-			if !isBlank(line) {
+			if !IsBlank(line) {
 				nonBlank++
 			}
 		}

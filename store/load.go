@@ -194,7 +194,7 @@ func findFirstLines(ctx context.Context, path, key string, schema bitmaps.Schema
 		if lr.line%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if tooLong || isBlank(line) {
+		if tooLong || IsBlank(line) {
 			continue
 		}
 		d.arena, d.unknown = d.arena[:0], d.unknown[:0]

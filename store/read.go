@@ -215,7 +215,7 @@ func startParser(ctx context.Context, r io.Reader, key string, schema bitmaps.Sc
 					}
 					break
 				}
-				if !tooLong && isBlank(line) {
+				if !tooLong && IsBlank(line) {
 					continue
 				}
 				rec := &b.recs[b.n]
@@ -249,7 +249,8 @@ func (p *parser) stop(cancel context.CancelFunc) {
 	p.done.Wait()
 }
 
-func isBlank(line []byte) bool {
+// IsBlank reports whether an NDJSON line holds only whitespace (skipped).
+func IsBlank(line []byte) bool {
 	for _, c := range line {
 		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
 			return false

@@ -82,7 +82,7 @@ func ReadFile(ctx context.Context, path string, dec *Decoder) (*FileEvents, erro
 			return f, ctx.Err()
 		}
 		b := sc.Bytes()
-		if isBlankLine(b) {
+		if store.IsBlank(b) {
 			continue
 		}
 		ev, err := dec.Decode(b)
@@ -158,15 +158,6 @@ func (f *FileEvents) Apply(ix *bitmaps.Index, opts Options) FileStats {
 		}
 	}
 	return f.stats
-}
-
-func isBlankLine(b []byte) bool {
-	for _, c := range b {
-		if c != ' ' && c != '\t' && c != '\r' {
-			return false
-		}
-	}
-	return true
 }
 
 // discardHistory is a History that keeps nothing.
